@@ -1,0 +1,3 @@
+from ainotes.cli import main
+
+main()

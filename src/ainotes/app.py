@@ -1,0 +1,101 @@
+"""The application factory: ``create_app(settings)`` builds everything; importing does nothing."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import swagger_ui_bundle
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from ainotes import __version__
+from ainotes.auth import routes as auth_routes
+from ainotes.auth.jwt import JwtVerifier
+from ainotes.core import health
+from ainotes.core.config import Settings, get_settings
+from ainotes.core.db import Database
+from ainotes.core.errors import ProblemDetail, install_error_handlers
+from ainotes.core.logging import configure_logging
+from ainotes.core.middleware import RequestContextMiddleware
+from ainotes.notes import routes as notes_routes
+from ainotes.workspaces import routes as workspaces_routes
+
+DESCRIPTION = """\
+ainotes stores, versions, links and searches markdown notes in shared workspaces.
+
+Every error is an RFC 9457 `application/problem+json` body with a stable `type`, a `detail`
+for people, and the `request_id` that also appears in the `X-Request-ID` header and the logs.
+Authenticate with `Authorization: Bearer <token>`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(settings)
+        try:
+            yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPI(
+        title="ainotes",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.jwt_verifier = JwtVerifier(settings) if settings.jwt_enabled else None
+    install_error_handlers(app)
+    app.add_middleware(
+        RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes
+    )
+
+    app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(workspaces_routes.build_router(settings))
+    app.include_router(notes_routes.build_router(settings))
+    _install_offline_docs(app)
+    _register_problem_schema(app)
+    return app
+
+
+def _install_offline_docs(app: FastAPI) -> None:
+    """Serve Swagger UI from the installed package, so that /docs works without internet."""
+    app.mount(
+        "/docs/assets",
+        StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+        name="docs-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="ainotes API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
+
+
+def _register_problem_schema(app: FastAPI) -> None:
+    """Make ``ProblemDetail`` a named component even if no route happened to reference it."""
+    original = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,43 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints
+
+from ainotes.core.schemas import Schema
+
+Username = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+    ),
+]
+TokenName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+
+
+class UserRead(Schema):
+    id: str
+    username: str
+    display_name: str
+    is_admin: bool
+    created_at: datetime
+
+
+class TokenCreate(Schema):
+    name: TokenName
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenRead(Schema):
+    id: str
+    name: str
+    token_prefix: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="The secret. It is shown only in this response.")

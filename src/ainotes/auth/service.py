@@ -1,0 +1,142 @@
+"""Users and personal access tokens: issuing, verifying, revoking, and the first admin."""
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import jwt
+from sqlalchemy.exc import IntegrityError
+
+from ainotes.auth.errors import InvalidCredentials, TokenNotFound, UsernameTaken
+from ainotes.auth.jwt import JwtVerifier
+from ainotes.auth.models import AccessToken, User
+from ainotes.auth.repository import TokenRepository, UserRepository
+from ainotes.core.db import ReadOnlySession, WritableSession
+from ainotes.core.models import utcnow
+from ainotes.core.principal import Principal, PrincipalKind
+
+TOKEN_PREFIX = "ain_"
+# last_used_at is written at most this often per token, so that reads stay reads.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+_USERNAME_FROM_SUBJECT = re.compile(r"[^a-z0-9_.-]")
+
+
+def hash_token(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def principal_for(user: User, token_id: str | None = None) -> Principal:
+    return Principal(
+        kind=PrincipalKind.USER, id=user.id, name=user.username, token_id=token_id
+    )
+
+
+async def create_user(
+    session: WritableSession,
+    username: str,
+    display_name: str | None = None,
+    *,
+    is_admin: bool = False,
+) -> User:
+    users = UserRepository(session)
+    if await users.get_by_username(username) is not None:
+        raise UsernameTaken(f"The username '{username}' is taken.")
+    user = User(
+        username=username, display_name=display_name or username, is_admin=is_admin
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:
+        raise UsernameTaken(f"The username '{username}' is taken.") from None
+    return user
+
+
+async def get_user(session: ReadOnlySession, user_id: str) -> User | None:
+    return await UserRepository(session).get(user_id)
+
+
+async def get_user_by_username(session: ReadOnlySession, username: str) -> User | None:
+    return await UserRepository(session).get_by_username(username)
+
+
+async def issue_token(
+    session: WritableSession, user: User, name: str, expires_in_days: int | None = None
+) -> tuple[AccessToken, str]:
+    """Create a token; the secret is returned once and never stored."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    token = AccessToken(
+        user_id=user.id,
+        name=name,
+        token_hash=hash_token(secret),
+        token_prefix=secret[:12],
+        created_at=now,
+        expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+    )
+    session.add(token)
+    await session.flush()
+    return token, secret
+
+
+async def list_tokens(session: ReadOnlySession, user_id: str) -> Sequence[AccessToken]:
+    return await TokenRepository(session).list_for_user(user_id)
+
+
+async def revoke_token(
+    session: WritableSession, user_id: str, token_id: str
+) -> AccessToken:
+    token = await TokenRepository(session).get_for_user(user_id, token_id)
+    if token is None:
+        raise TokenNotFound(f"You have no token with id {token_id}.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await session.flush()
+    return token
+
+
+async def verify_access_token(
+    session: ReadOnlySession, secret: str
+) -> tuple[Principal, AccessToken] | None:
+    found = await TokenRepository(session).find_active(hash_token(secret), utcnow())
+    if found is None:
+        return None
+    token, user = found
+    return principal_for(user, token.id), token
+
+
+def last_use_is_stale(token: AccessToken, now: datetime) -> bool:
+    return (
+        token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
+    )
+
+
+async def record_token_use(session: WritableSession, token_id: str) -> None:
+    await TokenRepository(session).touch(token_id, utcnow())
+
+
+async def verify_jwt(
+    session: ReadOnlySession, verifier: JwtVerifier, token: str
+) -> tuple[str | None, User | None]:
+    """The JWT's subject and the user it maps to (by username); raises InvalidCredentials."""
+    try:
+        subject = verifier.subject(token)
+    except jwt.InvalidTokenError as error:
+        raise InvalidCredentials(f"The bearer JWT is not valid: {error}.") from None
+    username = subject.lower()
+    return username, await UserRepository(session).get_by_username(username)
+
+
+def username_from_subject(subject: str) -> str:
+    return _USERNAME_FROM_SUBJECT.sub("-", subject.lower())[:64].strip("-.") or "user"
+
+
+async def bootstrap_admin(session: WritableSession) -> tuple[User, str] | None:
+    """On an empty database, create ``admin`` with a token; otherwise do nothing."""
+    if await UserRepository(session).count() > 0:
+        return None
+    admin = await create_user(session, "admin", "Administrator", is_admin=True)
+    _, secret = await issue_token(session, admin, "bootstrap")
+    return admin, secret

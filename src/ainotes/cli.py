@@ -1,0 +1,225 @@
+"""The ``ainotes`` command: serve, migrate, and manage users and tokens. Thin over services."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from ainotes.auth import service as auth_service
+from ainotes.core import migrations
+from ainotes.core.config import Settings, get_settings
+from ainotes.core.db import Database, ReadOnlySession, WritableSession
+from ainotes.core.errors import ProblemError
+from ainotes.core.logging import configure_logging
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="ainotes: notes, links, tasks and search for people and AI agents.",
+    no_args_is_help=True,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="Users.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _run_write(
+    settings: Settings, work: Callable[[WritableSession], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        database = Database(settings)
+        try:
+            async with database.write_session() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except ProblemError as error:
+        err_console.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(1) from None
+
+
+def _run_read(settings: Settings, work: Callable[[ReadOnlySession], Awaitable[T]]) -> T:
+    async def run() -> T:
+        database = Database(settings)
+        try:
+            async with database.read_session() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def _print_secret(heading: str, secret: str) -> None:
+    console.print(
+        Panel(
+            f"[bold]{secret}[/bold]\n\nIt is shown only once. Use it as 'Authorization: Bearer <token>'.",
+            title=heading,
+            border_style="green",
+        )
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Apply migrations, create the first admin on an empty database, and serve the API."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    migrations.upgrade(settings.effective_database_url)
+    if settings.bootstrap_admin:
+        created = _run_write(settings, auth_service.bootstrap_admin)
+        if created is not None:
+            _print_secret(
+                "ainotes: the 'admin' user was created; its access token", created[1]
+            )
+    uvicorn.run(
+        "ainotes.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database schema (to the newest revision by default)."""
+    settings = get_settings()
+    migrations.upgrade(settings.effective_database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the schema revision the database is at, and the newest one."""
+    settings = get_settings()
+
+    async def read() -> str | None:
+        engine = create_async_engine(settings.effective_database_url)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(migrations.current_revision)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(read())
+    head = migrations.head_revision()
+    console.print(f"current: {current or '(empty database)'}\nhead:    {head}")
+    if current != head:
+        raise typer.Exit(1)
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    display_name: Annotated[
+        str | None, typer.Option(help="Name shown to others.")
+    ] = None,
+    admin: Annotated[
+        bool, typer.Option(help="Make the user an administrator.")
+    ] = False,
+) -> None:
+    """Create a user and print a first access token for it."""
+    settings = get_settings()
+
+    async def work(session: WritableSession) -> str:
+        user = await auth_service.create_user(
+            session, username.lower(), display_name, is_admin=admin
+        )
+        _, secret = await auth_service.issue_token(
+            session, user, "created with the CLI"
+        )
+        return secret
+
+    _print_secret(
+        f"user '{username.lower()}' created; its access token",
+        _run_write(settings, work),
+    )
+
+
+@tokens_app.command("create")
+def tokens_create(
+    username: str,
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "cli",
+    expires_in_days: Annotated[
+        int | None, typer.Option(help="Expire after this many days.")
+    ] = None,
+) -> None:
+    """Issue a new access token for a user."""
+
+    async def work(session: WritableSession) -> str:
+        user = await auth_service.get_user_by_username(session, username.lower())
+        if user is None:
+            raise ProblemError(f"No user has the username '{username}'.")
+        _, secret = await auth_service.issue_token(session, user, name, expires_in_days)
+        return secret
+
+    _print_secret(
+        f"new access token for '{username}'", _run_write(get_settings(), work)
+    )
+
+
+@tokens_app.command("list")
+def tokens_list(username: str) -> None:
+    """List a user's access tokens (never their secrets)."""
+
+    async def work(session: ReadOnlySession) -> Table:
+        user = await auth_service.get_user_by_username(session, username.lower())
+        table = Table(
+            "id", "name", "prefix", "created", "last used", "expires", "revoked"
+        )
+        if user is None:
+            return table
+        for token in await auth_service.list_tokens(session, user.id):
+            table.add_row(
+                token.id,
+                token.name,
+                token.token_prefix,
+                f"{token.created_at:%Y-%m-%d %H:%M}",
+                f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "-",
+                f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "-",
+                f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "-",
+            )
+        return table
+
+    console.print(_run_read(get_settings(), work))
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(username: str, token_id: str) -> None:
+    """Revoke one of a user's tokens; it stops working at once."""
+
+    async def work(session: WritableSession) -> None:
+        user = await auth_service.get_user_by_username(session, username.lower())
+        if user is None:
+            raise ProblemError(f"No user has the username '{username}'.")
+        await auth_service.revoke_token(session, user.id, token_id)
+
+    _run_write(get_settings(), work)
+    console.print(f"token {token_id} revoked")
+
+
+def main() -> None:
+    app()

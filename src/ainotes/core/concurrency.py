@@ -1,0 +1,58 @@
+"""ETags and If-Match for optimistic concurrency on versioned resources."""
+
+import re
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from ainotes.core.errors import BadRequest, PreconditionFailed
+
+_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+
+
+class InvalidIfMatch(BadRequest):
+    slug = "invalid-if-match"
+    title = "Invalid If-Match header"
+
+
+class StaleVersion(PreconditionFailed):
+    slug = "stale-version"
+    title = "The resource has changed"
+
+
+def etag_for(version: int) -> str:
+    return f'"{version}"'
+
+
+def _expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            description='The ETag from a previous read (e.g. `"7"`): the write happens only if '
+            "the resource is still at that version, else 412."
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip()
+    if value == "*":
+        return None
+    match = _ETAG.match(value)
+    if match is None:
+        raise InvalidIfMatch(
+            'If-Match must be one ETag as this API sends them, like "7".'
+        )
+    return int(match.group(1))
+
+
+# The version an If-Match header asks for, or None when the client sent none (or "*").
+ExpectedVersion = Annotated[int | None, Depends(_expected_version)]
+
+
+def check_version(resource: str, current: int, expected: int | None) -> None:
+    if expected is not None and expected != current:
+        raise StaleVersion(
+            f"The {resource} is at version {current}, not {expected}; read it again and retry.",
+            current_version=current,
+        )

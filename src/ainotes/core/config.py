@@ -1,0 +1,96 @@
+"""Settings, read once from the environment (prefix ``AINOTES_``) and validated at startup."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("data")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AINOTES_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    # Empty means "a SQLite file under data_dir"; postgresql://… switches the backend.
+    database_url: str = ""
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    # How long a SQLite writer waits for the lock before giving up.
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    max_request_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
+    max_note_body_chars: int = Field(default=1_000_000, ge=1)
+    max_page_size: int = Field(default=200, ge=1, le=1000)
+    default_page_size: int = Field(default=50, ge=1, le=1000)
+
+    # Create an admin user and print its token on the first `serve` against an empty database.
+    bootstrap_admin: bool = True
+
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_hs256_secret: SecretStr | None = None
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    # Create a user the first time a valid JWT names an unknown subject.
+    jwt_create_users: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        if not self.database_url:
+            return f"sqlite+aiosqlite:///{self.data_dir / 'ainotes.db'}"
+        return normalize_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def jwt_enabled(self) -> bool:
+        return self.jwt_issuer is not None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.default_page_size > self.max_page_size:
+            raise ValueError("default_page_size must not exceed max_page_size")
+        if self.jwt_enabled:
+            keys = [self.jwt_hs256_secret, self.jwt_public_key_file, self.jwt_jwks_file]
+            if sum(k is not None for k in keys) != 1:
+                raise ValueError(
+                    "JWT needs exactly one of jwt_hs256_secret, jwt_public_key_file, jwt_jwks_file"
+                )
+            if self.jwt_audience is None:
+                raise ValueError("jwt_audience is required when jwt_issuer is set")
+            secret = self.jwt_hs256_secret
+            # RFC 7518 §3.2: an HS256 key must be at least as long as the hash output.
+            if secret is not None and len(secret.get_secret_value().encode()) < 32:
+                raise ValueError("jwt_hs256_secret must be at least 32 bytes")
+        return self
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs people paste and pick the async driver for them."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

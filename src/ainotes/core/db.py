@@ -1,0 +1,145 @@
+"""Engines, sessions and the one-transaction-per-request session dependencies.
+
+SQLite: WAL, foreign keys, a busy timeout, and write transactions that begin with
+``BEGIN IMMEDIATE`` so that concurrent writers queue for the lock instead of failing when a
+deferred transaction tries to upgrade. Within one process, writers also queue on an asyncio
+lock, which is cheaper than SQLite's sleep-and-retry busy handler.
+PostgreSQL: asyncpg with a connection pool; reads and writes share one engine for now.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any, NewType
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from ainotes.core.config import Settings
+
+ReadOnlySession = NewType("ReadOnlySession", AsyncSession)
+WritableSession = NewType("WritableSession", ReadOnlySession)
+
+
+def _sqlite_engine(
+    url: str, busy_timeout_ms: int, begin: str, pool_size: int
+) -> AsyncEngine:
+    engine = create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"timeout": busy_timeout_ms / 1000},
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins (SQLAlchemy docs,
+        # "Serializable isolation / Savepoints / Transactional DDL (asyncio version)").
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # In WAL mode NORMAL is durable against application crashes, and much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """The engines and sessionmakers of one application instance (owned by the lifespan)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.effective_database_url
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            timeout = settings.sqlite_busy_timeout_ms
+            pool = settings.database_pool_size
+            self.write_engine = _sqlite_engine(
+                self.url, timeout, "BEGIN IMMEDIATE", pool
+            )
+            self.read_engine = _sqlite_engine(self.url, timeout, "BEGIN", pool)
+        else:
+            self.write_engine = create_async_engine(
+                self.url,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_pool_size,
+                pool_pre_ping=True,
+            )
+            self.read_engine = self.write_engine
+        self.write_sessionmaker = async_sessionmaker(
+            self.write_engine, expire_on_commit=False
+        )
+        self.read_sessionmaker = async_sessionmaker(
+            self.read_engine, expire_on_commit=False
+        )
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def write_session(self) -> AsyncIterator[WritableSession]:
+        """A unit of work: commits when the block ends, rolls back if it raises."""
+        async with self._writer_turn(), self.write_sessionmaker() as session:
+            try:
+                yield WritableSession(ReadOnlySession(session))
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @contextlib.asynccontextmanager
+    async def read_session(self) -> AsyncIterator[ReadOnlySession]:
+        async with self.read_sessionmaker() as session:
+            try:
+                yield ReadOnlySession(session)
+            finally:
+                await session.rollback()
+
+    @contextlib.asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        if self._write_lock is None:
+            yield
+        else:
+            async with self._write_lock:
+                yield
+
+    async def dispose(self) -> None:
+        await self.write_engine.dispose()
+        if self.read_engine is not self.write_engine:
+            await self.read_engine.dispose()
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def _write_session(request: Request) -> AsyncIterator[WritableSession]:
+    async with get_database(request).write_session() as session:
+        yield session
+
+
+async def _read_session(request: Request) -> AsyncIterator[ReadOnlySession]:
+    async with get_database(request).read_session() as session:
+        yield session
+
+
+# scope="function": the session ends, and commits, before the response is sent, so that a
+# failed commit still becomes an error response rather than a lost write behind a 2xx.
+WriteSession = Annotated[WritableSession, Depends(_write_session, scope="function")]
+ReadSession = Annotated[ReadOnlySession, Depends(_read_session, scope="function")]

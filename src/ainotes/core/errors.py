@@ -1,0 +1,277 @@
+"""One error model: RFC 9457 problem details for every error the API returns.
+
+Services raise ``ProblemError`` subclasses; the handlers registered by ``install_error_handlers``
+render them, FastAPI's validation errors, unknown routes, 405s and unexpected exceptions alike,
+always with ``instance`` and ``request_id``.
+"""
+
+from collections.abc import Iterable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ainotes.core.context import current_request_id
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://ainotes.dev/problems/"
+
+
+class ProblemDetail(BaseModel):
+    """RFC 9457 problem details, as every error response of the API carries them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="Stable URI naming the kind of problem.")
+    title: str = Field(description="Short summary of the kind of problem.")
+    status: int = Field(description="HTTP status code.")
+    detail: str = Field(description="What went wrong with this request, for a person.")
+    instance: str = Field(description="The request path the problem occurred on.")
+    request_id: str = Field(
+        description="Id of the request, as in the X-Request-ID header."
+    )
+
+
+class ProblemError(Exception):
+    """Base of every error a service raises on purpose.
+
+    Subclasses set ``slug``, ``status`` and ``title``; an instance carries ``detail`` and any
+    extension members (e.g. ``current_version``).
+    """
+
+    slug: ClassVar[str] = "internal-error"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        **extensions: Any,
+    ) -> None:
+        self.detail = detail or self.title
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+        super().__init__(self.detail)
+
+    @classmethod
+    def type_uri(cls) -> str:
+        return PROBLEM_TYPE_BASE + cls.slug
+
+
+class BadRequest(ProblemError):
+    slug = "bad-request"
+    status = 400
+    title = "Bad request"
+
+
+class MalformedBody(ProblemError):
+    slug = "malformed-body"
+    status = 400
+    title = "Malformed request body"
+
+
+class Unauthenticated(ProblemError):
+    slug = "unauthenticated"
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(ProblemError):
+    slug = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class NotFound(ProblemError):
+    slug = "not-found"
+    status = 404
+    title = "Not found"
+
+
+class MethodNotAllowed(ProblemError):
+    slug = "method-not-allowed"
+    status = 405
+    title = "Method not allowed"
+
+
+class Conflict(ProblemError):
+    slug = "conflict"
+    status = 409
+    title = "Conflict"
+
+
+class PreconditionFailed(ProblemError):
+    slug = "precondition-failed"
+    status = 412
+    title = "Precondition failed"
+
+
+class ContentTooLarge(ProblemError):
+    slug = "content-too-large"
+    status = 413
+    title = "Content too large"
+
+
+class UnsupportedMediaType(ProblemError):
+    slug = "unsupported-media-type"
+    status = 415
+    title = "Unsupported media type"
+
+
+class ValidationFailed(ProblemError):
+    slug = "validation-failed"
+    status = 422
+    title = "Validation failed"
+
+
+class ServiceUnavailable(ProblemError):
+    slug = "service-unavailable"
+    status = 503
+    title = "Service unavailable"
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised while a body streams in past the limit. It is an HTTPException because FastAPI
+    re-raises those from body parsing (anything else becomes a generic 400)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+# Starlette raises HTTPException with a bare status for routing and body-limit failures.
+_PROBLEM_FOR_STATUS: dict[int, type[ProblemError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequest,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PreconditionFailed,
+        ContentTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        ServiceUnavailable,
+    )
+}
+
+
+def _problem_class_for_status(status: int) -> type[ProblemError]:
+    phrase = HTTPStatus(status).phrase
+    attributes = {
+        "slug": phrase.lower().replace(" ", "-"),
+        "status": status,
+        "title": phrase,
+    }
+    return type("HttpProblem", (ProblemError,), attributes)
+
+
+def problem_response(request: Request, error: ProblemError) -> JSONResponse:
+    body: dict[str, Any] = {
+        **error.extensions,
+        "type": error.type_uri(),
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+        "instance": request.url.path,
+        "request_id": current_request_id(),
+    }
+    return JSONResponse(
+        body,
+        status_code=error.status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=error.headers,
+    )
+
+
+async def _handle_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(request, exc)
+
+
+def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    described = []
+    for error in errors:
+        described.append(
+            {
+                "loc": [str(part) for part in error.get("loc", ())],
+                "msg": str(error.get("msg", "")),
+                "type": str(error.get("type", "")),
+            }
+        )
+    return described
+
+
+async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(error.get("type") == "json_invalid" for error in errors):
+        problem: ProblemError = MalformedBody("The request body is not valid JSON.")
+    else:
+        summary = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in errors[:5]
+        )
+        problem = ValidationFailed(
+            f"The request is invalid: {summary}",
+            errors=_describe_validation_errors(errors),
+        )
+    return problem_response(request, problem)
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    problem_class = _PROBLEM_FOR_STATUS.get(exc.status_code)
+    headers = dict(exc.headers or {})
+    if problem_class is None:
+        problem_class = _problem_class_for_status(exc.status_code)
+    detail = {
+        404: f"No route matches {request.method} {request.url.path}.",
+        405: f"{request.method} is not allowed on {request.url.path}.",
+        413: "The request body exceeds the maximum size this server accepts.",
+    }.get(exc.status_code, str(exc.detail))
+    return problem_response(request, problem_class(detail, headers=headers))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    # Unexpected exceptions are turned into 500 problems by RequestContextMiddleware, which
+    # (unlike Starlette's ServerErrorMiddleware) sits inside the request-id scope.
+
+
+def problem_responses(
+    *errors: type[ProblemError], authenticated: bool = True
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` for a route: each status it may answer with, as problem details."""
+    defaults: tuple[type[ProblemError], ...] = (ValidationFailed,)
+    if authenticated:
+        defaults += (Unauthenticated,)
+    by_status: dict[int, list[type[ProblemError]]] = {}
+    for error in (*errors, *defaults):
+        by_status.setdefault(error.status, []).append(error)
+    return {
+        status: _problem_response_doc(classes)
+        for status, classes in sorted(by_status.items())
+    }
+
+
+def _problem_response_doc(classes: Iterable[type[ProblemError]]) -> dict[str, Any]:
+    unique = list(dict.fromkeys(classes))
+    return {
+        "model": ProblemDetail,
+        "content": {
+            PROBLEM_CONTENT_TYPE: {
+                "schema": {"$ref": "#/components/schemas/ProblemDetail"}
+            }
+        },
+        "description": " / ".join(f"{c.title} ({c.type_uri()})" for c in unique),
+    }

@@ -1,0 +1,147 @@
+"""Pure ASGI middleware for the hot path: request/correlation ids and the access log line.
+
+Written against the raw ASGI interface rather than ``BaseHTTPMiddleware`` because the latter
+runs every request through an extra task and memory stream, which costs throughput.
+"""
+
+import re
+import time
+from typing import Any
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from starlette.requests import Request
+
+from ainotes.core.context import RequestContext, set_request_context
+from ainotes.core.errors import BodyTooLarge, ContentTooLarge, ProblemError, problem_response
+from ainotes.core.ids import new_id
+
+REQUEST_ID_HEADER = "x-request-id"
+# Accepted from clients as-is; anything else is replaced so that logs cannot be forged.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# W3C Trace Context: version-traceid-parentid-flags.
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+access_logger = structlog.get_logger("ainotes.access")
+error_logger = structlog.get_logger("ainotes.errors")
+
+BODY_TOO_LARGE = "The request body exceeds the maximum size this server accepts."
+UNEXPECTED_ERROR = "An unexpected error occurred; it has been logged."
+
+
+def _too_long(declared_length: bytes, limit: int) -> bool:
+    try:
+        return int(declared_length) > limit
+    except ValueError:
+        return False
+
+
+async def _send_problem(
+    scope: Scope, receive: Receive, send: Send, error: ProblemError
+) -> None:
+    response = problem_response(Request(scope, receive), error)
+    await response(scope, receive, send)
+
+
+def _safe(value: bytes | None) -> str | None:
+    if value is None:
+        return None
+    text = value.decode("latin-1")
+    return text if _SAFE_ID.match(text) else None
+
+
+def _trace_id(traceparent: bytes | None) -> str | None:
+    if traceparent is None:
+        return None
+    match = _TRACEPARENT.match(traceparent.decode("latin-1").strip().lower())
+    if match is None or match.group(1) == "0" * 32:
+        return None
+    return match.group(1)
+
+
+class RequestContextMiddleware:
+    """Sets the request context, echoes the ids, logs one access line, and turns what escapes
+    every handler into a 500 problem that still carries the request id.
+
+    It also enforces ``max_body_bytes``: a declared ``Content-Length`` above it is refused before
+    routing, and a body without one is counted as it streams in.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        request_id = _safe(headers.get(b"x-request-id")) or new_id()
+        client = scope.get("client")
+        user_agent = headers.get(b"user-agent")
+        context = RequestContext(
+            request_id=request_id,
+            client_ip=client[0] if client else None,
+            user_agent=user_agent.decode("latin-1")[:512] if user_agent else None,
+            correlation_id=_safe(headers.get(b"x-correlation-id")),
+            trace_id=_trace_id(headers.get(b"traceparent")),
+            workflow_id=_safe(headers.get(b"x-workflow-id")),
+            workflow_step=_safe(headers.get(b"x-workflow-step")),
+        )
+        set_request_context(context)
+        scope.setdefault("state", {})["request_context"] = context
+        echoed = [(b"x-request-id", request_id.encode())]
+        if context.correlation_id:
+            echoed.append((b"x-correlation-id", context.correlation_id.encode()))
+        status = 500
+        response_started = False
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        started = time.perf_counter()
+
+        async def send_with_ids(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                response_started = True
+                message["headers"] = [*message.get("headers", ()), *echoed]
+            await send(message)
+
+        try:
+            declared_length = headers.get(b"content-length")
+            if declared_length is not None and _too_long(
+                declared_length, self.max_body_bytes
+            ):
+                await _send_problem(
+                    scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE)
+                )
+            else:
+                await self.app(scope, receive_within_limit, send_with_ids)
+        except Exception as exc:
+            error_logger.exception("unhandled exception", exc_info=exc)
+            if response_started:
+                raise
+            await _send_problem(
+                scope, receive, send_with_ids, ProblemError(UNEXPECTED_ERROR)
+            )
+        finally:
+            route: Any = scope.get("route")
+            state: dict[str, Any] = scope.get("state", {})
+            access_logger.info(
+                "request",
+                method=scope["method"],
+                route=getattr(route, "path", None) or "<unmatched>",
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                principal_id=state.get("principal_id"),
+            )

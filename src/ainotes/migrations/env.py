@@ -1,0 +1,48 @@
+"""Alembic environment: one history for SQLite and PostgreSQL, run with the async engine."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import Connection, pool
+from sqlalchemy.ext.asyncio import create_async_engine
+
+# Every module's models, so that the metadata is complete for autogenerate.
+import ainotes.auth.models
+import ainotes.notes.models
+import ainotes.workspaces.models  # noqa: F401
+from ainotes.core.models import Base
+
+target_metadata = Base.metadata
+
+
+def _configure(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(url: str) -> None:
+    engine = create_async_engine(url, poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_configure)
+    await engine.dispose()
+
+
+def run() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _configure(connection)
+        return
+    url = context.config.get_main_option("sqlalchemy.url")
+    assert url, "sqlalchemy.url is not set"
+    asyncio.run(_run_async(url))
+
+
+if context.is_offline_mode():
+    raise SystemExit("ainotes migrations run online only")
+run()

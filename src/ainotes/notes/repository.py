@@ -1,0 +1,84 @@
+from collections.abc import Sequence
+from sqlalchemy import Select, delete, exists, select
+
+from ainotes.core.pagination import Ordering, paginate
+from ainotes.core.repository import WorkspaceRepository
+from ainotes.notes.models import Note, NoteRevision, NoteTag
+from ainotes.notes.schemas import NoteFilters
+
+
+class NoteRepository(WorkspaceRepository[Note]):
+    model = Note
+
+    async def get_for_update(self, note_id: str) -> Note | None:
+        # FOR UPDATE on PostgreSQL makes a concurrent writer wait and then see the new version;
+        # on SQLite the write transaction already holds the database lock.
+        statement = self.select().where(Note.id == note_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    def filtered(self, filters: NoteFilters) -> Select[tuple[Note]]:
+        statement = self.select()
+        if filters.trashed:
+            statement = statement.where(Note.trashed_at.is_not(None))
+        else:
+            statement = statement.where(Note.trashed_at.is_(None))
+        if filters.pinned is not None:
+            statement = statement.where(Note.pinned.is_(filters.pinned))
+        if filters.archived is not None:
+            statement = statement.where(Note.archived.is_(filters.archived))
+        if filters.updated_after is not None:
+            statement = statement.where(Note.updated_at > filters.updated_after)
+        if filters.tag is not None:
+            statement = statement.where(
+                exists().where(
+                    NoteTag.workspace_id == self.workspace_id,
+                    NoteTag.tag == filters.tag,
+                    NoteTag.note_id == Note.id,
+                )
+            )
+        return statement
+
+    async def page(
+        self, filters: NoteFilters, ordering: Ordering, cursor: str | None, limit: int
+    ) -> Sequence[Note]:
+        statement = paginate(self.filtered(filters), ordering, cursor, limit)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def replace_tags(self, note_id: str, tags: list[str]) -> None:
+        await self.session.execute(
+            delete(NoteTag).where(
+                NoteTag.workspace_id == self.workspace_id, NoteTag.note_id == note_id
+            )
+        )
+        if tags:
+            self.session.add_all(
+                NoteTag(workspace_id=self.workspace_id, note_id=note_id, tag=tag)
+                for tag in tags
+            )
+
+    async def delete(self, note: Note) -> None:
+        await self.session.delete(note)
+
+
+class RevisionRepository(WorkspaceRepository[NoteRevision]):
+    model = NoteRevision
+
+    async def list(
+        self, note_id: str, cursor: str | None, limit: int, ordering: Ordering
+    ) -> Sequence[NoteRevision]:
+        statement = paginate(
+            self.select().where(NoteRevision.note_id == note_id),
+            ordering,
+            cursor,
+            limit,
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def get_version(self, note_id: str, version: int) -> NoteRevision | None:
+        statement = self.select().where(
+            NoteRevision.note_id == note_id, NoteRevision.version == version
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    def add(self, revision: NoteRevision) -> None:
+        self.session.add(revision)

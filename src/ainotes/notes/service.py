@@ -1,0 +1,321 @@
+"""Notes: versioned markdown with revisions, optimistic concurrency and a trash.
+
+Every write bumps ``version`` and stores a revision row for the new version, so that the
+revision history is the complete list of states the note has been in.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from ainotes.core.concurrency import StaleVersion, check_version
+from ainotes.core.db import ReadOnlySession, WritableSession
+from ainotes.core.models import utcnow
+from ainotes.core.pagination import Ordering, page_of
+from ainotes.notes.errors import (
+    NoteInTrash,
+    NoteNotFound,
+    NoteNotInTrash,
+    NoteTooLarge,
+    RevisionNotFound,
+)
+from ainotes.notes.models import Note, NoteRevision
+from ainotes.notes.repository import NoteRepository, RevisionRepository
+from ainotes.notes.schemas import (
+    NoteCreate,
+    NoteFilters,
+    NoteSort,
+    NoteUpdate,
+    SortOrder,
+)
+from ainotes.workspaces.service import WorkspaceAccess
+
+ORDERINGS = {
+    (sort, order): Ordering(
+        f"{sort.value}:{order.value}",
+        Note.updated_at if sort is NoteSort.UPDATED_AT else Note.created_at,
+        Note.id,
+        descending=order is SortOrder.DESC,
+    )
+    for sort in NoteSort
+    for order in SortOrder
+}
+REVISION_ORDER = Ordering(
+    "version:desc", NoteRevision.version, NoteRevision.note_id, descending=True
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NoteLimits:
+    max_body_chars: int
+
+
+def _check_body(body: str | None, limits: NoteLimits) -> None:
+    if body is not None and len(body) > limits.max_body_chars:
+        raise NoteTooLarge(
+            f"The note body has {len(body)} characters; at most {limits.max_body_chars} are allowed.",
+            max_body_chars=limits.max_body_chars,
+        )
+
+
+def _not_found(note_id: str) -> NoteNotFound:
+    return NoteNotFound(f"No note {note_id} exists in this workspace.")
+
+
+def _record_revision(
+    session: WritableSession,
+    note: Note,
+    change: str,
+    actor_id: str,
+    *,
+    unconditional: bool = False,
+) -> None:
+    RevisionRepository(session, note.workspace_id).add(
+        NoteRevision(
+            workspace_id=note.workspace_id,
+            note_id=note.id,
+            version=note.version,
+            title=note.title,
+            body=note.body,
+            tags=list(note.tags),
+            pinned=note.pinned,
+            archived=note.archived,
+            trashed=note.trashed_at is not None,
+            change=change,
+            unconditional=unconditional,
+            created_by=actor_id,
+            created_at=note.updated_at,
+        )
+    )
+
+
+async def create(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    data: NoteCreate,
+    limits: NoteLimits,
+) -> Note:
+    _check_body(data.body, limits)
+    actor_id = access.principal.id
+    now = utcnow()
+    note = Note(
+        workspace_id=access.workspace_id,
+        title=data.title,
+        body=data.body,
+        tags=data.tags,
+        pinned=data.pinned,
+        archived=data.archived,
+        created_by=actor_id,
+        updated_by=actor_id,
+        created_at=now,
+        updated_at=now,
+    )
+    notes = NoteRepository(session, access.workspace_id)
+    session.add(note)
+    await session.flush()
+    await notes.replace_tags(note.id, note.tags)
+    _record_revision(session, note, "create", actor_id)
+    await session.flush()
+    return note
+
+
+async def get(session: ReadOnlySession, access: WorkspaceAccess, note_id: str) -> Note:
+    note = await NoteRepository(session, access.workspace_id).get(note_id)
+    if note is None:
+        raise _not_found(note_id)
+    return note
+
+
+async def list_notes(
+    session: ReadOnlySession,
+    access: WorkspaceAccess,
+    filters: NoteFilters,
+    sort: NoteSort,
+    order: SortOrder,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[Note], str | None]:
+    ordering = ORDERINGS[(sort, order)]
+    rows = await NoteRepository(session, access.workspace_id).page(
+        filters, ordering, cursor, limit
+    )
+    return page_of(rows, ordering, limit)
+
+
+async def _locked(
+    session: WritableSession, access: WorkspaceAccess, note_id: str
+) -> Note:
+    note = await NoteRepository(session, access.workspace_id).get_for_update(note_id)
+    if note is None:
+        raise _not_found(note_id)
+    return note
+
+
+async def _save_version(
+    session: WritableSession,
+    note: Note,
+    change: str,
+    actor_id: str,
+    *,
+    unconditional: bool = False,
+    tags_changed: bool = False,
+) -> Note:
+    note.updated_by = actor_id
+    note.updated_at = utcnow()
+    expected = note.version
+    try:
+        await session.flush()
+    except StaleDataError:
+        # Only reachable if a concurrent writer slipped past the row lock; report it as stale.
+        raise StaleVersion(
+            f"The note changed while this request was writing it (it was at version {expected}).",
+        ) from None
+    if tags_changed:
+        await NoteRepository(session, note.workspace_id).replace_tags(
+            note.id, note.tags
+        )
+    _record_revision(session, note, change, actor_id, unconditional=unconditional)
+    await session.flush()
+    return note
+
+
+async def update(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    note_id: str,
+    changes: NoteUpdate,
+    expected_version: int | None,
+    limits: NoteLimits,
+) -> Note:
+    """Apply ``changes``. Without ``expected_version`` the last write wins, and the revision
+    records that it was unconditional."""
+    _check_body(changes.body, limits)
+    note = await _locked(session, access, note_id)
+    check_version("note", note.version, expected_version)
+    if note.trashed_at is not None:
+        raise NoteInTrash(
+            f"Note {note_id} is in the trash; restore it before editing it."
+        )
+    fields = {
+        k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None
+    }
+    if all(getattr(note, key) == value for key, value in fields.items()):
+        return note
+    for key, value in fields.items():
+        setattr(note, key, value)
+    return await _save_version(
+        session,
+        note,
+        "update",
+        access.principal.id,
+        unconditional=expected_version is None,
+        tags_changed="tags" in fields,
+    )
+
+
+async def trash(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    note_id: str,
+    expected_version: int | None,
+) -> Note:
+    note = await _locked(session, access, note_id)
+    check_version("note", note.version, expected_version)
+    if note.trashed_at is not None:
+        return note
+    note.trashed_at = utcnow()
+    return await _save_version(session, note, "trash", access.principal.id)
+
+
+async def restore(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    note_id: str,
+    expected_version: int | None,
+) -> Note:
+    note = await _locked(session, access, note_id)
+    check_version("note", note.version, expected_version)
+    if note.trashed_at is None:
+        raise NoteNotInTrash(f"Note {note_id} is not in the trash.")
+    note.trashed_at = None
+    return await _save_version(session, note, "restore", access.principal.id)
+
+
+async def purge(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    note_id: str,
+    expected_version: int | None,
+) -> None:
+    """Remove a trashed note and its revisions for good."""
+    note = await _locked(session, access, note_id)
+    check_version("note", note.version, expected_version)
+    if note.trashed_at is None:
+        raise NoteNotInTrash(
+            f"Note {note_id} is not in the trash; only trashed notes are purged."
+        )
+    await NoteRepository(session, access.workspace_id).delete(note)
+    await session.flush()
+
+
+async def list_revisions(
+    session: ReadOnlySession,
+    access: WorkspaceAccess,
+    note_id: str,
+    cursor: str | None,
+    limit: int,
+) -> tuple[list[NoteRevision], str | None]:
+    await get(session, access, note_id)
+    revisions = RevisionRepository(session, access.workspace_id)
+    return page_of(
+        await revisions.list(note_id, cursor, limit, REVISION_ORDER),
+        REVISION_ORDER,
+        limit,
+    )
+
+
+async def get_revision(
+    session: ReadOnlySession, access: WorkspaceAccess, note_id: str, version: int
+) -> NoteRevision:
+    await get(session, access, note_id)
+    revision = await RevisionRepository(session, access.workspace_id).get_version(
+        note_id, version
+    )
+    if revision is None:
+        raise RevisionNotFound(f"Note {note_id} has no revision {version}.")
+    return revision
+
+
+async def restore_revision(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    note_id: str,
+    version: int,
+    expected_version: int | None,
+) -> Note:
+    """Make the content of an old version the note's new version (history is kept)."""
+    note = await _locked(session, access, note_id)
+    check_version("note", note.version, expected_version)
+    if note.trashed_at is not None:
+        raise NoteInTrash(
+            f"Note {note_id} is in the trash; restore it before editing it."
+        )
+    revision = await RevisionRepository(session, access.workspace_id).get_version(
+        note_id, version
+    )
+    if revision is None:
+        raise RevisionNotFound(f"Note {note_id} has no revision {version}.")
+    tags_changed = list(note.tags) != list(revision.tags)
+    note.title, note.body, note.tags = (
+        revision.title,
+        revision.body,
+        list(revision.tags),
+    )
+    note.pinned, note.archived = revision.pinned, revision.archived
+    return await _save_version(
+        session,
+        note,
+        "revision_restore",
+        access.principal.id,
+        tags_changed=tags_changed,
+    )

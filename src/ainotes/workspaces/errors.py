@@ -1,0 +1,31 @@
+from ainotes.core.errors import Conflict, Forbidden, NotFound
+
+
+class WorkspaceNotFound(NotFound):
+    slug = "workspace-not-found"
+    title = "Workspace not found"
+
+
+class InsufficientRole(Forbidden):
+    slug = "insufficient-role"
+    title = "Insufficient role"
+
+
+class MemberNotFound(NotFound):
+    slug = "member-not-found"
+    title = "Member not found"
+
+
+class UserNotFound(NotFound):
+    slug = "user-not-found"
+    title = "User not found"
+
+
+class AlreadyMember(Conflict):
+    slug = "already-member"
+    title = "Already a member"
+
+
+class LastOwner(Conflict):
+    slug = "last-owner"
+    title = "A workspace keeps at least one owner"

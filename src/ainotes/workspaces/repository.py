@@ -1,0 +1,84 @@
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select
+
+from ainotes.auth.models import User
+from ainotes.core.db import ReadOnlySession
+from ainotes.workspaces.models import Membership, Role, Workspace
+
+
+class WorkspaceRepository:
+    """Workspaces as seen by one user: only those they are a member of."""
+
+    def __init__(self, session: ReadOnlySession) -> None:
+        self.session = session
+
+    def select_for_member(self, user_id: str) -> Select[Any]:
+        return select(Workspace, Membership.role).join(
+            Membership,
+            (Membership.workspace_id == Workspace.id) & (Membership.user_id == user_id),
+        )
+
+    async def get_for_member(
+        self, workspace_id: str, user_id: str
+    ) -> tuple[Workspace, Role] | None:
+        statement = self.select_for_member(user_id).where(Workspace.id == workspace_id)
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else (row[0], Role(row[1]))
+
+    async def delete(self, workspace: Workspace) -> None:
+        await self.session.delete(workspace)
+
+
+class MembershipRepository:
+    def __init__(self, session: ReadOnlySession, workspace_id: str) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    def _select(self) -> Select[tuple[Membership, User]]:
+        return (
+            select(Membership, User)
+            .join(User, User.id == Membership.user_id)
+            .where(Membership.workspace_id == self.workspace_id)
+        )
+
+    async def list(self) -> Sequence[tuple[Membership, User]]:
+        statement = self._select().order_by(Membership.created_at, Membership.user_id)
+        return [row.tuple() for row in (await self.session.execute(statement)).all()]
+
+    async def get(
+        self, user_id: str, *, for_update: bool = False
+    ) -> tuple[Membership, User] | None:
+        statement = self._select().where(Membership.user_id == user_id)
+        if for_update:
+            statement = statement.with_for_update(of=Membership)
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else row.tuple()
+
+    async def lock_owners(self) -> int:
+        """Count owners, locking their rows (PostgreSQL) so that two concurrent demotions
+        cannot both see another owner left. SQLite writers are serialized already."""
+        statement = (
+            select(Membership.user_id)
+            .where(
+                Membership.workspace_id == self.workspace_id,
+                Membership.role == Role.OWNER,
+            )
+            .with_for_update()
+        )
+        return len((await self.session.execute(statement)).all())
+
+    async def remove(self, user_id: str) -> None:
+        await self.session.execute(
+            delete(Membership).where(
+                Membership.workspace_id == self.workspace_id,
+                Membership.user_id == user_id,
+            )
+        )
+
+    async def count(self) -> int:
+        statement = select(func.count()).where(
+            Membership.workspace_id == self.workspace_id
+        )
+        return (await self.session.execute(statement)).scalar_one()

@@ -1,0 +1,186 @@
+"""Workspaces and their members. The rules: the creator becomes owner, only members see a
+workspace, and a workspace always keeps at least one owner."""
+
+from dataclasses import dataclass
+
+from ainotes.auth import service as auth_service
+from ainotes.auth.models import User
+from ainotes.core.db import ReadOnlySession, WritableSession
+from ainotes.core.pagination import Ordering, page_of, paginate
+from ainotes.core.principal import Principal
+from ainotes.workspaces.errors import (
+    AlreadyMember,
+    InsufficientRole,
+    LastOwner,
+    MemberNotFound,
+    UserNotFound,
+    WorkspaceNotFound,
+)
+from ainotes.workspaces.models import Membership, Role, Workspace
+from ainotes.workspaces.repository import MembershipRepository, WorkspaceRepository
+from ainotes.workspaces.schemas import MemberCreate, WorkspaceCreate, WorkspaceUpdate
+
+WORKSPACE_ORDER = Ordering(
+    "created", Workspace.created_at, Workspace.id, descending=False
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceAccess:
+    """A workspace together with who is asking and the role they hold in it."""
+
+    workspace: Workspace
+    role: Role
+    principal: Principal
+
+    @property
+    def workspace_id(self) -> str:
+        return self.workspace.id
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    membership: Membership
+    user: User
+
+
+def _not_found(workspace_id: str) -> WorkspaceNotFound:
+    return WorkspaceNotFound(
+        f"No workspace {workspace_id} exists that you are a member of."
+    )
+
+
+async def get_access(
+    session: ReadOnlySession, principal: Principal, workspace_id: str, required: Role
+) -> WorkspaceAccess:
+    """The principal's access to a workspace: 404 for non-members, so that existence does not
+    leak; 403 for members whose role is below ``required``."""
+    found = None
+    if principal.is_user:
+        found = await WorkspaceRepository(session).get_for_member(
+            workspace_id, principal.id
+        )
+    if found is None:
+        raise _not_found(workspace_id)
+    workspace, role = found
+    if not role.allows(required):
+        raise InsufficientRole(
+            f"This needs the {required.value} role in the workspace; you are {role.value}."
+        )
+    return WorkspaceAccess(workspace=workspace, role=role, principal=principal)
+
+
+async def create(
+    session: WritableSession, principal: Principal, data: WorkspaceCreate
+) -> WorkspaceAccess:
+    workspace = Workspace(
+        name=data.name, description=data.description, created_by=principal.id
+    )
+    session.add(workspace)
+    await session.flush()
+    session.add(
+        Membership(workspace_id=workspace.id, user_id=principal.id, role=Role.OWNER)
+    )
+    await session.flush()
+    return WorkspaceAccess(workspace=workspace, role=Role.OWNER, principal=principal)
+
+
+async def list_for(
+    session: ReadOnlySession, principal: Principal, cursor: str | None, limit: int
+) -> tuple[list[WorkspaceAccess], str | None]:
+    statement = paginate(
+        WorkspaceRepository(session).select_for_member(principal.id),
+        WORKSPACE_ORDER,
+        cursor,
+        limit,
+    )
+    rows = (await session.execute(statement)).all()
+    items, next_cursor = page_of(rows, WORKSPACE_ORDER, limit, key=lambda row: row[0])
+    return [
+        WorkspaceAccess(row[0], Role(row[1]), principal) for row in items
+    ], next_cursor
+
+
+async def update(
+    session: WritableSession, access: WorkspaceAccess, data: WorkspaceUpdate
+) -> WorkspaceAccess:
+    workspace = access.workspace
+    for field, value in data.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(workspace, field, value)
+    await session.flush()
+    return access
+
+
+async def delete(session: WritableSession, access: WorkspaceAccess) -> None:
+    """Delete the workspace and, through foreign-key cascades, everything in it."""
+    await WorkspaceRepository(session).delete(access.workspace)
+    await session.flush()
+
+
+async def list_members(
+    session: ReadOnlySession, access: WorkspaceAccess
+) -> list[Member]:
+    rows = await MembershipRepository(session, access.workspace_id).list()
+    return [Member(membership, user) for membership, user in rows]
+
+
+async def add_member(
+    session: WritableSession, access: WorkspaceAccess, data: MemberCreate
+) -> Member:
+    if data.user_id is not None:
+        user = await auth_service.get_user(session, data.user_id)
+        missing = f"No user has the id {data.user_id}."
+    else:
+        assert data.username is not None
+        user = await auth_service.get_user_by_username(session, data.username)
+        missing = f"No user has the username '{data.username}'."
+    if user is None or user.disabled_at is not None:
+        raise UserNotFound(missing)
+    members = MembershipRepository(session, access.workspace_id)
+    if await members.get(user.id) is not None:
+        raise AlreadyMember(f"{user.username} is already a member of this workspace.")
+    membership = Membership(
+        workspace_id=access.workspace_id, user_id=user.id, role=data.role
+    )
+    session.add(membership)
+    await session.flush()
+    return Member(membership, user)
+
+
+async def _existing_member(members: MembershipRepository, user_id: str) -> Member:
+    found = await members.get(user_id, for_update=True)
+    if found is None:
+        raise MemberNotFound(f"User {user_id} is not a member of this workspace.")
+    return Member(*found)
+
+
+async def _ensure_another_owner(members: MembershipRepository, member: Member) -> None:
+    if member.membership.role == Role.OWNER and await members.lock_owners() <= 1:
+        raise LastOwner(
+            "This is the workspace's only owner; make another member owner first."
+        )
+
+
+async def change_role(
+    session: WritableSession, access: WorkspaceAccess, user_id: str, role: Role
+) -> Member:
+    members = MembershipRepository(session, access.workspace_id)
+    member = await _existing_member(members, user_id)
+    if role != Role.OWNER:
+        await _ensure_another_owner(members, member)
+    member.membership.role = role
+    await session.flush()
+    return member
+
+
+async def remove_member(
+    session: WritableSession, access: WorkspaceAccess, user_id: str
+) -> None:
+    """Owners remove anyone; every member may remove themselves (leave)."""
+    if user_id != access.principal.id and not access.role.allows(Role.OWNER):
+        raise InsufficientRole("Only owners remove other members; you may only leave.")
+    members = MembershipRepository(session, access.workspace_id)
+    member = await _existing_member(members, user_id)
+    await _ensure_another_owner(members, member)
+    await members.remove(user_id)
