@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ainotes import __version__
+from ainotes.artifacts import routes as artifacts_routes
+from ainotes.attachments import routes as attachments_routes
 from ainotes.auth import routes as auth_routes
 from ainotes.auth.jwt import JwtVerifier
 from ainotes.core import health
@@ -19,7 +21,14 @@ from ainotes.core.db import Database
 from ainotes.core.errors import ProblemDetail, install_error_handlers
 from ainotes.core.logging import configure_logging
 from ainotes.core.middleware import RequestContextMiddleware
+from ainotes.notes import events as note_events
 from ainotes.notes import routes as notes_routes
+from ainotes.relationships import routes as relationships_routes
+from ainotes.relationships import service as relationships_service
+from ainotes.search import routes as search_routes
+from ainotes.search import service as search_service
+from ainotes.tasks import routes as tasks_routes
+from ainotes.tasks import service as tasks_service
 from ainotes.workspaces import routes as workspaces_routes
 
 DESCRIPTION = """\
@@ -54,17 +63,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jwt_verifier = JwtVerifier(settings) if settings.jwt_enabled else None
     install_error_handlers(app)
-    app.add_middleware(
-        RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes
-    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
 
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(workspaces_routes.build_router(settings))
     app.include_router(notes_routes.build_router(settings))
+    app.include_router(relationships_routes.build_router(settings))
+    app.include_router(tasks_routes.build_router(settings))
+    app.include_router(artifacts_routes.build_router(settings))
+    app.include_router(attachments_routes.build_router(settings))
+    app.include_router(search_routes.build_router(settings))
+    subscribe_note_listeners()
     _install_offline_docs(app)
     _register_problem_schema(app)
     return app
+
+
+def subscribe_note_listeners() -> None:
+    """Derived data (links, tasks, search) follows every note write in the same transaction."""
+    note_events.subscribe(relationships_service.on_note_change)
+    note_events.subscribe(tasks_service.on_note_change)
+    note_events.subscribe(search_service.on_note_change)
 
 
 def _install_offline_docs(app: FastAPI) -> None:

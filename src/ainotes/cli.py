@@ -35,9 +35,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def _run_write(
-    settings: Settings, work: Callable[[WritableSession], Awaitable[T]]
-) -> T:
+def _run_write(settings: Settings, work: Callable[[WritableSession], Awaitable[T]]) -> T:
     async def run() -> T:
         database = Database(settings)
         try:
@@ -68,7 +66,8 @@ def _run_read(settings: Settings, work: Callable[[ReadOnlySession], Awaitable[T]
 def _print_secret(heading: str, secret: str) -> None:
     console.print(
         Panel(
-            f"[bold]{secret}[/bold]\n\nIt is shown only once. Use it as 'Authorization: Bearer <token>'.",
+            f"[bold]{secret}[/bold]\n\n"
+            "It is shown only once. Use it as 'Authorization: Bearer <token>'.",
             title=heading,
             border_style="green",
         )
@@ -88,9 +87,7 @@ def serve(
     if settings.bootstrap_admin:
         created = _run_write(settings, auth_service.bootstrap_admin)
         if created is not None:
-            _print_secret(
-                "ainotes: the 'admin' user was created; its access token", created[1]
-            )
+            _print_secret("ainotes: the 'admin' user was created; its access token", created[1])
     uvicorn.run(
         "ainotes.app:create_app",
         factory=True,
@@ -104,7 +101,7 @@ def serve(
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = "heads") -> None:
     """Migrate the database schema (to the newest revision by default)."""
     settings = get_settings()
     migrations.upgrade(settings.effective_database_url, revision)
@@ -134,12 +131,8 @@ def db_current() -> None:
 @users_app.command("create")
 def users_create(
     username: str,
-    display_name: Annotated[
-        str | None, typer.Option(help="Name shown to others.")
-    ] = None,
-    admin: Annotated[
-        bool, typer.Option(help="Make the user an administrator.")
-    ] = False,
+    display_name: Annotated[str | None, typer.Option(help="Name shown to others.")] = None,
+    admin: Annotated[bool, typer.Option(help="Make the user an administrator.")] = False,
 ) -> None:
     """Create a user and print a first access token for it."""
     settings = get_settings()
@@ -148,9 +141,7 @@ def users_create(
         user = await auth_service.create_user(
             session, username.lower(), display_name, is_admin=admin
         )
-        _, secret = await auth_service.issue_token(
-            session, user, "created with the CLI"
-        )
+        _, secret = await auth_service.issue_token(session, user, "created with the CLI")
         return secret
 
     _print_secret(
@@ -176,9 +167,7 @@ def tokens_create(
         _, secret = await auth_service.issue_token(session, user, name, expires_in_days)
         return secret
 
-    _print_secret(
-        f"new access token for '{username}'", _run_write(get_settings(), work)
-    )
+    _print_secret(f"new access token for '{username}'", _run_write(get_settings(), work))
 
 
 @tokens_app.command("list")
@@ -187,9 +176,7 @@ def tokens_list(username: str) -> None:
 
     async def work(session: ReadOnlySession) -> Table:
         user = await auth_service.get_user_by_username(session, username.lower())
-        table = Table(
-            "id", "name", "prefix", "created", "last used", "expires", "revoked"
-        )
+        table = Table("id", "name", "prefix", "created", "last used", "expires", "revoked")
         if user is None:
             return table
         for token in await auth_service.list_tokens(session, user.id):

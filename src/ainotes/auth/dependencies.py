@@ -47,9 +47,7 @@ async def _principal_from_access_token(
     return principal
 
 
-async def _principal_from_jwt(
-    request: Request, session: ReadSession, token: str
-) -> Principal:
+async def _principal_from_jwt(request: Request, session: ReadSession, token: str) -> Principal:
     verifier: JwtVerifier | None = request.app.state.jwt_verifier
     if verifier is None:
         raise InvalidCredentials("The access token is unknown, revoked or expired.")

@@ -13,7 +13,8 @@ CLOCK_SKEW_SECONDS = 30
 
 class JwtVerifier:
     def __init__(self, settings: Settings) -> None:
-        assert settings.jwt_issuer is not None and settings.jwt_audience is not None
+        assert settings.jwt_issuer is not None
+        assert settings.jwt_audience is not None
         self.issuer = settings.jwt_issuer
         self.audience = settings.jwt_audience
         self._keys_by_kid: dict[str | None, Any] = {}
@@ -26,9 +27,7 @@ class JwtVerifier:
         else:
             assert settings.jwt_jwks_file is not None
             self.algorithms = ["RS256"]
-            jwks = jwt.PyJWKSet.from_dict(
-                json.loads(settings.jwt_jwks_file.read_text())
-            )
+            jwks = jwt.PyJWKSet.from_dict(json.loads(settings.jwt_jwks_file.read_text()))
             for key in jwks.keys:
                 self._keys_by_kid[key.key_id] = key.key
 

@@ -19,18 +19,14 @@ class UserRepository:
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def count(self) -> int:
-        return (
-            await self.session.execute(select(func.count()).select_from(User))
-        ).scalar_one()
+        return (await self.session.execute(select(func.count()).select_from(User))).scalar_one()
 
 
 class TokenRepository:
     def __init__(self, session: ReadOnlySession) -> None:
         self.session = session
 
-    async def find_active(
-        self, token_hash: str, now: datetime
-    ) -> tuple[AccessToken, User] | None:
+    async def find_active(self, token_hash: str, now: datetime) -> tuple[AccessToken, User] | None:
         statement = (
             select(AccessToken, User)
             .join(User, User.id == AccessToken.user_id)
@@ -43,7 +39,7 @@ class TokenRepository:
         row = (await self.session.execute(statement)).first()
         if row is None:
             return None
-        token, user = row.tuple()
+        token, user = row[0], row[1]
         if token.expires_at is not None and token.expires_at <= now:
             return None
         return token, user
@@ -64,7 +60,5 @@ class TokenRepository:
 
     async def touch(self, token_id: str, now: datetime) -> None:
         await self.session.execute(
-            update(AccessToken)
-            .where(AccessToken.id == token_id)
-            .values(last_used_at=now)
+            update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=now)
         )

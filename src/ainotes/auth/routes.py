@@ -20,31 +20,19 @@ class PrincipalIsNotAUser(Forbidden):
 
 
 async def _user_of(session: ReadSession, principal: CurrentPrincipal) -> User:
-    user = (
-        await auth_service.get_user(session, principal.id)
-        if principal.is_user
-        else None
-    )
+    user = await auth_service.get_user(session, principal.id) if principal.is_user else None
     if user is None:
-        raise PrincipalIsNotAUser(
-            "Only a user, not an agent, can manage personal tokens."
-        )
+        raise PrincipalIsNotAUser("Only a user, not an agent, can manage personal tokens.")
     return user
 
 
-@router.get(
-    "/users/me", response_model=UserRead, responses=problem_responses(Forbidden)
-)
+@router.get("/users/me", response_model=UserRead, responses=problem_responses(Forbidden))
 async def get_current_user(principal: CurrentPrincipal, session: ReadSession) -> User:
     return await _user_of(session, principal)
 
 
-@router.get(
-    "/tokens", response_model=list[TokenRead], responses=problem_responses(Forbidden)
-)
-async def list_tokens(
-    principal: CurrentPrincipal, session: ReadSession
-) -> Sequence[AccessToken]:
+@router.get("/tokens", response_model=list[TokenRead], responses=problem_responses(Forbidden))
+async def list_tokens(principal: CurrentPrincipal, session: ReadSession) -> Sequence[AccessToken]:
     user = await _user_of(session, principal)
     return await auth_service.list_tokens(session, user.id)
 
@@ -59,9 +47,7 @@ async def create_token(
     body: TokenCreate, principal: CurrentPrincipal, session: WriteSession
 ) -> TokenCreated:
     user = await _user_of(session, principal)
-    token, secret = await auth_service.issue_token(
-        session, user, body.name, body.expires_in_days
-    )
+    token, secret = await auth_service.issue_token(session, user, body.name, body.expires_in_days)
     return TokenCreated.model_validate(
         {**TokenRead.model_validate(token).model_dump(), "token": secret}
     )

@@ -17,7 +17,7 @@ from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.principal import Principal, PrincipalKind
 
-TOKEN_PREFIX = "ain_"
+TOKEN_PREFIX = "ain_"  # noqa: S105 (a marker, not a secret)
 # last_used_at is written at most this often per token, so that reads stay reads.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 _USERNAME_FROM_SUBJECT = re.compile(r"[^a-z0-9_.-]")
@@ -28,9 +28,7 @@ def hash_token(secret: str) -> str:
 
 
 def principal_for(user: User, token_id: str | None = None) -> Principal:
-    return Principal(
-        kind=PrincipalKind.USER, id=user.id, name=user.username, token_id=token_id
-    )
+    return Principal(kind=PrincipalKind.USER, id=user.id, name=user.username, token_id=token_id)
 
 
 async def create_user(
@@ -43,9 +41,7 @@ async def create_user(
     users = UserRepository(session)
     if await users.get_by_username(username) is not None:
         raise UsernameTaken(f"The username '{username}' is taken.")
-    user = User(
-        username=username, display_name=display_name or username, is_admin=is_admin
-    )
+    user = User(username=username, display_name=display_name or username, is_admin=is_admin)
     session.add(user)
     try:
         await session.flush()
@@ -85,9 +81,7 @@ async def list_tokens(session: ReadOnlySession, user_id: str) -> Sequence[Access
     return await TokenRepository(session).list_for_user(user_id)
 
 
-async def revoke_token(
-    session: WritableSession, user_id: str, token_id: str
-) -> AccessToken:
+async def revoke_token(session: WritableSession, user_id: str, token_id: str) -> AccessToken:
     token = await TokenRepository(session).get_for_user(user_id, token_id)
     if token is None:
         raise TokenNotFound(f"You have no token with id {token_id}.")
@@ -108,9 +102,7 @@ async def verify_access_token(
 
 
 def last_use_is_stale(token: AccessToken, now: datetime) -> bool:
-    return (
-        token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
-    )
+    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
 
 
 async def record_token_use(session: WritableSession, token_id: str) -> None:

@@ -40,9 +40,7 @@ def _expected_version(
         return None
     match = _ETAG.match(value)
     if match is None:
-        raise InvalidIfMatch(
-            'If-Match must be one ETag as this API sends them, like "7".'
-        )
+        raise InvalidIfMatch('If-Match must be one ETag as this API sends them, like "7".')
     return int(match.group(1))
 
 

@@ -15,9 +15,7 @@ class RequestContext:
     workflow_step: str | None = None
 
 
-_request_context: ContextVar[RequestContext | None] = ContextVar(
-    "request_context", default=None
-)
+_request_context: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
 
 
 def set_request_context(context: RequestContext) -> None:

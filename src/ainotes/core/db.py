@@ -29,9 +29,7 @@ ReadOnlySession = NewType("ReadOnlySession", AsyncSession)
 WritableSession = NewType("WritableSession", ReadOnlySession)
 
 
-def _sqlite_engine(
-    url: str, busy_timeout_ms: int, begin: str, pool_size: int
-) -> AsyncEngine:
+def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -71,9 +69,7 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             timeout = settings.sqlite_busy_timeout_ms
             pool = settings.database_pool_size
-            self.write_engine = _sqlite_engine(
-                self.url, timeout, "BEGIN IMMEDIATE", pool
-            )
+            self.write_engine = _sqlite_engine(self.url, timeout, "BEGIN IMMEDIATE", pool)
             self.read_engine = _sqlite_engine(self.url, timeout, "BEGIN", pool)
         else:
             self.write_engine = create_async_engine(
@@ -83,12 +79,8 @@ class Database:
                 pool_pre_ping=True,
             )
             self.read_engine = self.write_engine
-        self.write_sessionmaker = async_sessionmaker(
-            self.write_engine, expire_on_commit=False
-        )
-        self.read_sessionmaker = async_sessionmaker(
-            self.read_engine, expire_on_commit=False
-        )
+        self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)
+        self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @contextlib.asynccontextmanager

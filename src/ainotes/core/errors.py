@@ -31,9 +31,7 @@ class ProblemDetail(BaseModel):
     status: int = Field(description="HTTP status code.")
     detail: str = Field(description="What went wrong with this request, for a person.")
     instance: str = Field(description="The request path the problem occurred on.")
-    request_id: str = Field(
-        description="Id of the request, as in the X-Request-ID header."
-    )
+    request_id: str = Field(description="Id of the request, as in the X-Request-ID header.")
 
 
 class ProblemError(Exception):
@@ -216,8 +214,7 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
         problem: ProblemError = MalformedBody("The request body is not valid JSON.")
     else:
         summary = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-            for e in errors[:5]
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors[:5]
         )
         problem = ValidationFailed(
             f"The request is invalid: {summary}",
@@ -258,10 +255,7 @@ def problem_responses(
     by_status: dict[int, list[type[ProblemError]]] = {}
     for error in (*errors, *defaults):
         by_status.setdefault(error.status, []).append(error)
-    return {
-        status: _problem_response_doc(classes)
-        for status, classes in sorted(by_status.items())
-    }
+    return {status: _problem_response_doc(classes) for status, classes in sorted(by_status.items())}
 
 
 def _problem_response_doc(classes: Iterable[type[ProblemError]]) -> dict[str, Any]:
@@ -269,9 +263,7 @@ def _problem_response_doc(classes: Iterable[type[ProblemError]]) -> dict[str, An
     return {
         "model": ProblemDetail,
         "content": {
-            PROBLEM_CONTENT_TYPE: {
-                "schema": {"$ref": "#/components/schemas/ProblemDetail"}
-            }
+            PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
         },
         "description": " / ".join(f"{c.title} ({c.type_uri()})" for c in unique),
     }

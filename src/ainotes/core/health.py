@@ -45,14 +45,11 @@ async def ready(request: Request) -> Readiness:
         async with database.read_engine.connect() as connection:
             revision = await connection.run_sync(current_revision)
     except Exception as error:
-        raise NotReady(
-            f"The database is not reachable: {type(error).__name__}."
-        ) from None
+        raise NotReady(f"The database is not reachable: {type(error).__name__}.") from None
     head = head_revision()
     if revision != head:
         raise NotReady(
-            f"The database schema is at {revision or 'no revision'}, not {head}; run 'ainotes db upgrade'."
+            f"The database schema is at {revision or 'no revision'}, not {head}; "
+            "run 'ainotes db upgrade'."
         )
-    return Readiness(
-        status="ready", database=database.read_engine.dialect.name, revision=revision
-    )
+    return Readiness(status="ready", database=database.read_engine.dialect.name, revision=revision)

@@ -23,9 +23,7 @@ def _add_request_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[st
 
 
 def configure_logging(level: str = "info", log_format: str = "auto") -> None:
-    use_console = log_format == "console" or (
-        log_format == "auto" and sys.stderr.isatty()
-    )
+    use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_request_context,

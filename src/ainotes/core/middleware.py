@@ -9,9 +9,8 @@ import time
 from typing import Any
 
 import structlog
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ainotes.core.context import RequestContext, set_request_context
 from ainotes.core.errors import BodyTooLarge, ContentTooLarge, ProblemError, problem_response
@@ -37,9 +36,7 @@ def _too_long(declared_length: bytes, limit: int) -> bool:
         return False
 
 
-async def _send_problem(
-    scope: Scope, receive: Receive, send: Send, error: ProblemError
-) -> None:
+async def _send_problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
     response = problem_response(Request(scope, receive), error)
     await response(scope, receive, send)
 
@@ -119,21 +116,15 @@ class RequestContextMiddleware:
 
         try:
             declared_length = headers.get(b"content-length")
-            if declared_length is not None and _too_long(
-                declared_length, self.max_body_bytes
-            ):
-                await _send_problem(
-                    scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE)
-                )
+            if declared_length is not None and _too_long(declared_length, self.max_body_bytes):
+                await _send_problem(scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE))
             else:
                 await self.app(scope, receive_within_limit, send_with_ids)
         except Exception as exc:
             error_logger.exception("unhandled exception", exc_info=exc)
             if response_started:
                 raise
-            await _send_problem(
-                scope, receive, send_with_ids, ProblemError(UNEXPECTED_ERROR)
-            )
+            await _send_problem(scope, receive, send_with_ids, ProblemError(UNEXPECTED_ERROR))
         finally:
             route: Any = scope.get("route")
             state: dict[str, Any] = scope.get("state", {})

@@ -21,16 +21,16 @@ def alembic_config(database_url: str) -> Config:
 
 @lru_cache
 def head_revision() -> str:
-    heads = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
-    assert len(heads) == 1, f"migrations have {len(heads)} heads"
-    return heads[0]
+    """The newest revision(s), comma-separated when the history has more than one head."""
+    return ",".join(sorted(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()))
 
 
 def current_revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return ",".join(sorted(heads)) or None
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 

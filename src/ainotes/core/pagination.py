@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ainotes.core.errors import BadRequest
 
 T = TypeVar("T")
+RowTs = TypeVarTuple("RowTs")
 
 
 class InvalidCursor(BadRequest):
@@ -73,19 +74,15 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
 
 
 def paginate(
-    statement: Select[Any], ordering: Ordering, cursor: str | None, limit: int
-) -> Select[Any]:
-    """Order ``statement`` by ``ordering``, start after ``cursor``, fetch one row more than ``limit``."""
+    statement: Select[*RowTs], ordering: Ordering, cursor: str | None, limit: int
+) -> Select[*RowTs]:
+    """Order by ``ordering``, start after ``cursor``, and fetch one row more than ``limit``."""
     sort_key = tuple_(ordering.column, ordering.id_column)
     if cursor is not None:
         after = tuple_(*decode_cursor(ordering, cursor))
-        statement = statement.where(
-            sort_key < after if ordering.descending else sort_key > after
-        )
+        statement = statement.where(sort_key < after if ordering.descending else sort_key > after)
     if ordering.descending:
-        statement = statement.order_by(
-            ordering.column.desc(), ordering.id_column.desc()
-        )
+        statement = statement.order_by(ordering.column.desc(), ordering.id_column.desc())
     else:
         statement = statement.order_by(ordering.column.asc(), ordering.id_column.asc())
     return statement.limit(limit + 1)

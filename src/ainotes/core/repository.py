@@ -24,12 +24,10 @@ class WorkspaceRepository(Generic[ModelT]):
         self.session = session
         self.workspace_id = workspace_id
 
-    def select(self) -> Select[tuple[ModelT]]:
+    def select(self) -> Select[ModelT]:
         return select(self.model).where(self.model.workspace_id == self.workspace_id)
 
     async def get(self, entity_id: str) -> ModelT | None:
         statement = self.select().where(self.model.id == entity_id)
-        result: ModelT | None = (
-            await self.session.execute(statement)
-        ).scalar_one_or_none()
+        result: ModelT | None = (await self.session.execute(statement)).scalar_one_or_none()
         return result

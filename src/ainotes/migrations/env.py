@@ -7,8 +7,13 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 # Every module's models, so that the metadata is complete for autogenerate.
+import ainotes.artifacts.models
+import ainotes.attachments.models
 import ainotes.auth.models
 import ainotes.notes.models
+import ainotes.relationships.models
+import ainotes.search.models
+import ainotes.tasks.models
 import ainotes.workspaces.models  # noqa: F401
 from ainotes.core.models import Base
 

@@ -1,5 +1,6 @@
 from collections.abc import Sequence
-from sqlalchemy import Select, delete, exists, select
+
+from sqlalchemy import Select, delete, exists
 
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
@@ -16,7 +17,7 @@ class NoteRepository(WorkspaceRepository[Note]):
         statement = self.select().where(Note.id == note_id).with_for_update()
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    def filtered(self, filters: NoteFilters) -> Select[tuple[Note]]:
+    def filtered(self, filters: NoteFilters) -> Select[Note]:
         statement = self.select()
         if filters.trashed:
             statement = statement.where(Note.trashed_at.is_not(None))
@@ -52,8 +53,7 @@ class NoteRepository(WorkspaceRepository[Note]):
         )
         if tags:
             self.session.add_all(
-                NoteTag(workspace_id=self.workspace_id, note_id=note_id, tag=tag)
-                for tag in tags
+                NoteTag(workspace_id=self.workspace_id, note_id=note_id, tag=tag) for tag in tags
             )
 
     async def delete(self, note: Note) -> None:

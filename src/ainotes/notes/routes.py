@@ -45,7 +45,7 @@ Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version of the 
 
 def build_router(settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/v1/workspaces/{workspace_id}/notes", tags=["notes"])
-    Limit = Annotated[int, Query(ge=1, le=settings.max_page_size)]
+    PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
     limits = notes_service.NoteLimits(max_body_chars=settings.max_note_body_chars)
     scoped = (WorkspaceNotFound, InsufficientRole)
@@ -66,9 +66,7 @@ def build_router(settings: Settings) -> APIRouter:
     ) -> Note:
         note = await notes_service.create(session, access, body, limits)
         response.headers["ETag"] = etag_for(note.version)
-        response.headers["Location"] = (
-            f"/v1/workspaces/{access.workspace_id}/notes/{note.id}"
-        )
+        response.headers["Location"] = f"/v1/workspaces/{access.workspace_id}/notes/{note.id}"
         return note
 
     @router.get(
@@ -91,7 +89,7 @@ def build_router(settings: Settings) -> APIRouter:
         sort: NoteSort = NoteSort.UPDATED_AT,
         order: SortOrder = SortOrder.DESC,
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
-        limit: Limit = default_limit,
+        limit: PageSize = default_limit,
     ) -> Page[NoteSummary]:
         filters = NoteFilters(
             tag=_normalized_or_none(tag),
@@ -108,9 +106,7 @@ def build_router(settings: Settings) -> APIRouter:
             next_cursor=next_cursor,
         )
 
-    @router.get(
-        "/{note_id}", response_model=NoteRead, responses=problem_responses(*one_note)
-    )
+    @router.get("/{note_id}", response_model=NoteRead, responses=problem_responses(*one_note))
     async def get_note(
         note_id: NoteId,
         access: ViewableWorkspace,
@@ -140,9 +136,7 @@ def build_router(settings: Settings) -> APIRouter:
         response.headers["ETag"] = etag_for(note.version)
         return note
 
-    @router.delete(
-        "/{note_id}", response_model=NoteRead, responses=problem_responses(*versioned)
-    )
+    @router.delete("/{note_id}", response_model=NoteRead, responses=problem_responses(*versioned))
     async def trash_note(
         note_id: NoteId,
         access: EditableWorkspace,
@@ -197,7 +191,7 @@ def build_router(settings: Settings) -> APIRouter:
         access: ViewableWorkspace,
         session: ReadSession,
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
-        limit: Limit = default_limit,
+        limit: PageSize = default_limit,
     ) -> Page[RevisionSummary]:
         items, next_cursor = await notes_service.list_revisions(
             session, access, note_id, cursor, limit

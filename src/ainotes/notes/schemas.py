@@ -35,9 +35,7 @@ def normalize_tags(raw: list[str]) -> list[str]:
     return tags
 
 
-Title = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)
-]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Tags = Annotated[
     list[Annotated[str, StringConstraints(max_length=200)]],
     Field(max_length=200),

@@ -12,6 +12,7 @@ from ainotes.core.concurrency import StaleVersion, check_version
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.pagination import Ordering, page_of
+from ainotes.notes import events
 from ainotes.notes.errors import (
     NoteInTrash,
     NoteNotFound,
@@ -19,6 +20,7 @@ from ainotes.notes.errors import (
     NoteTooLarge,
     RevisionNotFound,
 )
+from ainotes.notes.events import NoteChange, NoteChangeKind
 from ainotes.notes.models import Note, NoteRevision
 from ainotes.notes.repository import NoteRepository, RevisionRepository
 from ainotes.notes.schemas import (
@@ -53,7 +55,8 @@ class NoteLimits:
 def _check_body(body: str | None, limits: NoteLimits) -> None:
     if body is not None and len(body) > limits.max_body_chars:
         raise NoteTooLarge(
-            f"The note body has {len(body)} characters; at most {limits.max_body_chars} are allowed.",
+            f"The note body has {len(body)} characters; "
+            f"at most {limits.max_body_chars} are allowed.",
             max_body_chars=limits.max_body_chars,
         )
 
@@ -89,6 +92,26 @@ def _record_revision(
     )
 
 
+async def _publish(
+    session: WritableSession, note: Note, kind: NoteChangeKind, previous_title: str | None
+) -> None:
+    await events.publish(
+        session,
+        NoteChange(
+            kind=kind,
+            workspace_id=note.workspace_id,
+            note_id=note.id,
+            version=note.version,
+            title=note.title,
+            body=note.body,
+            tags=tuple(note.tags),
+            previous_title=previous_title,
+            trashed=note.trashed_at is not None,
+            actor_id=note.updated_by,
+        ),
+    )
+
+
 async def create(
     session: WritableSession,
     access: WorkspaceAccess,
@@ -116,6 +139,7 @@ async def create(
     await notes.replace_tags(note.id, note.tags)
     _record_revision(session, note, "create", actor_id)
     await session.flush()
+    await _publish(session, note, NoteChangeKind.CREATED, None)
     return note
 
 
@@ -136,15 +160,11 @@ async def list_notes(
     limit: int,
 ) -> tuple[list[Note], str | None]:
     ordering = ORDERINGS[(sort, order)]
-    rows = await NoteRepository(session, access.workspace_id).page(
-        filters, ordering, cursor, limit
-    )
+    rows = await NoteRepository(session, access.workspace_id).page(filters, ordering, cursor, limit)
     return page_of(rows, ordering, limit)
 
 
-async def _locked(
-    session: WritableSession, access: WorkspaceAccess, note_id: str
-) -> Note:
+async def _locked(session: WritableSession, access: WorkspaceAccess, note_id: str) -> Note:
     note = await NoteRepository(session, access.workspace_id).get_for_update(note_id)
     if note is None:
         raise _not_found(note_id)
@@ -157,6 +177,8 @@ async def _save_version(
     change: str,
     actor_id: str,
     *,
+    kind: NoteChangeKind,
+    previous_title: str,
     unconditional: bool = False,
     tags_changed: bool = False,
 ) -> Note:
@@ -171,11 +193,10 @@ async def _save_version(
             f"The note changed while this request was writing it (it was at version {expected}).",
         ) from None
     if tags_changed:
-        await NoteRepository(session, note.workspace_id).replace_tags(
-            note.id, note.tags
-        )
+        await NoteRepository(session, note.workspace_id).replace_tags(note.id, note.tags)
     _record_revision(session, note, change, actor_id, unconditional=unconditional)
     await session.flush()
+    await _publish(session, note, kind, previous_title)
     return note
 
 
@@ -193,14 +214,11 @@ async def update(
     note = await _locked(session, access, note_id)
     check_version("note", note.version, expected_version)
     if note.trashed_at is not None:
-        raise NoteInTrash(
-            f"Note {note_id} is in the trash; restore it before editing it."
-        )
-    fields = {
-        k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None
-    }
+        raise NoteInTrash(f"Note {note_id} is in the trash; restore it before editing it.")
+    fields = {k: v for k, v in changes.model_dump(exclude_unset=True).items() if v is not None}
     if all(getattr(note, key) == value for key, value in fields.items()):
         return note
+    previous_title = note.title
     for key, value in fields.items():
         setattr(note, key, value)
     return await _save_version(
@@ -208,6 +226,8 @@ async def update(
         note,
         "update",
         access.principal.id,
+        kind=NoteChangeKind.UPDATED,
+        previous_title=previous_title,
         unconditional=expected_version is None,
         tags_changed="tags" in fields,
     )
@@ -224,7 +244,14 @@ async def trash(
     if note.trashed_at is not None:
         return note
     note.trashed_at = utcnow()
-    return await _save_version(session, note, "trash", access.principal.id)
+    return await _save_version(
+        session,
+        note,
+        "trash",
+        access.principal.id,
+        kind=NoteChangeKind.TRASHED,
+        previous_title=note.title,
+    )
 
 
 async def restore(
@@ -238,7 +265,14 @@ async def restore(
     if note.trashed_at is None:
         raise NoteNotInTrash(f"Note {note_id} is not in the trash.")
     note.trashed_at = None
-    return await _save_version(session, note, "restore", access.principal.id)
+    return await _save_version(
+        session,
+        note,
+        "restore",
+        access.principal.id,
+        kind=NoteChangeKind.RESTORED,
+        previous_title=note.title,
+    )
 
 
 async def purge(
@@ -251,9 +285,8 @@ async def purge(
     note = await _locked(session, access, note_id)
     check_version("note", note.version, expected_version)
     if note.trashed_at is None:
-        raise NoteNotInTrash(
-            f"Note {note_id} is not in the trash; only trashed notes are purged."
-        )
+        raise NoteNotInTrash(f"Note {note_id} is not in the trash; only trashed notes are purged.")
+    await _publish(session, note, NoteChangeKind.PURGED, note.title)
     await NoteRepository(session, access.workspace_id).delete(note)
     await session.flush()
 
@@ -278,9 +311,7 @@ async def get_revision(
     session: ReadOnlySession, access: WorkspaceAccess, note_id: str, version: int
 ) -> NoteRevision:
     await get(session, access, note_id)
-    revision = await RevisionRepository(session, access.workspace_id).get_version(
-        note_id, version
-    )
+    revision = await RevisionRepository(session, access.workspace_id).get_version(note_id, version)
     if revision is None:
         raise RevisionNotFound(f"Note {note_id} has no revision {version}.")
     return revision
@@ -297,15 +328,12 @@ async def restore_revision(
     note = await _locked(session, access, note_id)
     check_version("note", note.version, expected_version)
     if note.trashed_at is not None:
-        raise NoteInTrash(
-            f"Note {note_id} is in the trash; restore it before editing it."
-        )
-    revision = await RevisionRepository(session, access.workspace_id).get_version(
-        note_id, version
-    )
+        raise NoteInTrash(f"Note {note_id} is in the trash; restore it before editing it.")
+    revision = await RevisionRepository(session, access.workspace_id).get_version(note_id, version)
     if revision is None:
         raise RevisionNotFound(f"Note {note_id} has no revision {version}.")
     tags_changed = list(note.tags) != list(revision.tags)
+    previous_title = note.title
     note.title, note.body, note.tags = (
         revision.title,
         revision.body,
@@ -317,5 +345,7 @@ async def restore_revision(
         note,
         "revision_restore",
         access.principal.id,
+        kind=NoteChangeKind.UPDATED,
+        previous_title=previous_title,
         tags_changed=tags_changed,
     )

@@ -16,18 +16,14 @@ from ainotes.workspaces import service as workspaces_service
 from ainotes.workspaces.models import Role
 from ainotes.workspaces.service import WorkspaceAccess
 
-WorkspaceId = Annotated[
-    str, Path(pattern=ID_PATTERN, description="The workspace's id.")
-]
+WorkspaceId = Annotated[str, Path(pattern=ID_PATTERN, description="The workspace's id.")]
 
 
 def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
         workspace_id: WorkspaceId, principal: CurrentPrincipal, session: ReadSession
     ) -> WorkspaceAccess:
-        return await workspaces_service.get_access(
-            session, principal, workspace_id, required
-        )
+        return await workspaces_service.get_access(session, principal, workspace_id, required)
 
     return dependency
 
@@ -36,9 +32,7 @@ def _writing(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
         workspace_id: WorkspaceId, principal: CurrentPrincipal, session: WriteSession
     ) -> WorkspaceAccess:
-        return await workspaces_service.get_access(
-            session, principal, workspace_id, required
-        )
+        return await workspaces_service.get_access(session, principal, workspace_id, required)
 
     return dependency
 

@@ -1,5 +1,4 @@
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 
@@ -14,7 +13,7 @@ class WorkspaceRepository:
     def __init__(self, session: ReadOnlySession) -> None:
         self.session = session
 
-    def select_for_member(self, user_id: str) -> Select[Any]:
+    def select_for_member(self, user_id: str) -> Select[Workspace, str]:
         return select(Workspace, Membership.role).join(
             Membership,
             (Membership.workspace_id == Workspace.id) & (Membership.user_id == user_id),
@@ -36,7 +35,7 @@ class MembershipRepository:
         self.session = session
         self.workspace_id = workspace_id
 
-    def _select(self) -> Select[tuple[Membership, User]]:
+    def _select(self) -> Select[Membership, User]:
         return (
             select(Membership, User)
             .join(User, User.id == Membership.user_id)
@@ -45,7 +44,7 @@ class MembershipRepository:
 
     async def list(self) -> Sequence[tuple[Membership, User]]:
         statement = self._select().order_by(Membership.created_at, Membership.user_id)
-        return [row.tuple() for row in (await self.session.execute(statement)).all()]
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
     async def get(
         self, user_id: str, *, for_update: bool = False
@@ -54,7 +53,7 @@ class MembershipRepository:
         if for_update:
             statement = statement.with_for_update(of=Membership)
         row = (await self.session.execute(statement)).first()
-        return None if row is None else row.tuple()
+        return None if row is None else (row[0], row[1])
 
     async def lock_owners(self) -> int:
         """Count owners, locking their rows (PostgreSQL) so that two concurrent demotions
@@ -78,7 +77,5 @@ class MembershipRepository:
         )
 
     async def count(self) -> int:
-        statement = select(func.count()).where(
-            Membership.workspace_id == self.workspace_id
-        )
+        statement = select(func.count()).where(Membership.workspace_id == self.workspace_id)
         return (await self.session.execute(statement)).scalar_one()

@@ -59,7 +59,7 @@ def member_read(member: Member) -> MemberRead:
 
 def build_router(settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
-    Limit = Annotated[int, Query(ge=1, le=settings.max_page_size)]
+    PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
     scoped = problem_responses(WorkspaceNotFound, InsufficientRole)
 
@@ -83,11 +83,9 @@ def build_router(settings: Settings) -> APIRouter:
         principal: CurrentPrincipal,
         session: ReadSession,
         cursor: str | None = None,
-        limit: Limit = default_limit,
+        limit: PageSize = default_limit,
     ) -> Page[WorkspaceRead]:
-        items, next_cursor = await workspaces_service.list_for(
-            session, principal, cursor, limit
-        )
+        items, next_cursor = await workspaces_service.list_for(session, principal, cursor, limit)
         return Page(items=[workspace_read(a) for a in items], next_cursor=next_cursor)
 
     @router.get("/{workspace_id}", response_model=WorkspaceRead, responses=scoped)
@@ -100,25 +98,14 @@ def build_router(settings: Settings) -> APIRouter:
     ) -> WorkspaceRead:
         return workspace_read(await workspaces_service.update(session, access, body))
 
-    @router.delete(
-        "/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT, responses=scoped
-    )
-    async def delete_workspace(
-        access: OwnedWorkspace, session: WriteSession
-    ) -> Response:
+    @router.delete("/{workspace_id}", status_code=status.HTTP_204_NO_CONTENT, responses=scoped)
+    async def delete_workspace(access: OwnedWorkspace, session: WriteSession) -> Response:
         await workspaces_service.delete(session, access)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @router.get(
-        "/{workspace_id}/members", response_model=list[MemberRead], responses=scoped
-    )
-    async def list_members(
-        access: ViewableWorkspace, session: ReadSession
-    ) -> list[MemberRead]:
-        return [
-            member_read(m)
-            for m in await workspaces_service.list_members(session, access)
-        ]
+    @router.get("/{workspace_id}/members", response_model=list[MemberRead], responses=scoped)
+    async def list_members(access: ViewableWorkspace, session: ReadSession) -> list[MemberRead]:
+        return [member_read(m) for m in await workspaces_service.list_members(session, access)]
 
     @router.post(
         "/{workspace_id}/members",
@@ -136,9 +123,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.patch(
         "/{workspace_id}/members/{user_id}",
         response_model=MemberRead,
-        responses=problem_responses(
-            WorkspaceNotFound, InsufficientRole, MemberNotFound, LastOwner
-        ),
+        responses=problem_responses(WorkspaceNotFound, InsufficientRole, MemberNotFound, LastOwner),
     )
     async def update_member(
         user_id: Id, body: MemberUpdate, access: OwnedWorkspace, session: WriteSession
@@ -150,9 +135,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.delete(
         "/{workspace_id}/members/{user_id}",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=problem_responses(
-            WorkspaceNotFound, InsufficientRole, MemberNotFound, LastOwner
-        ),
+        responses=problem_responses(WorkspaceNotFound, InsufficientRole, MemberNotFound, LastOwner),
     )
     async def remove_member(
         user_id: Id, access: MemberOfWorkspace, session: WriteSession

@@ -20,9 +20,7 @@ from ainotes.workspaces.models import Membership, Role, Workspace
 from ainotes.workspaces.repository import MembershipRepository, WorkspaceRepository
 from ainotes.workspaces.schemas import MemberCreate, WorkspaceCreate, WorkspaceUpdate
 
-WORKSPACE_ORDER = Ordering(
-    "created", Workspace.created_at, Workspace.id, descending=False
-)
+WORKSPACE_ORDER = Ordering("created", Workspace.created_at, Workspace.id, descending=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +43,7 @@ class Member:
 
 
 def _not_found(workspace_id: str) -> WorkspaceNotFound:
-    return WorkspaceNotFound(
-        f"No workspace {workspace_id} exists that you are a member of."
-    )
+    return WorkspaceNotFound(f"No workspace {workspace_id} exists that you are a member of.")
 
 
 async def get_access(
@@ -57,9 +53,7 @@ async def get_access(
     leak; 403 for members whose role is below ``required``."""
     found = None
     if principal.is_user:
-        found = await WorkspaceRepository(session).get_for_member(
-            workspace_id, principal.id
-        )
+        found = await WorkspaceRepository(session).get_for_member(workspace_id, principal.id)
     if found is None:
         raise _not_found(workspace_id)
     workspace, role = found
@@ -73,14 +67,10 @@ async def get_access(
 async def create(
     session: WritableSession, principal: Principal, data: WorkspaceCreate
 ) -> WorkspaceAccess:
-    workspace = Workspace(
-        name=data.name, description=data.description, created_by=principal.id
-    )
+    workspace = Workspace(name=data.name, description=data.description, created_by=principal.id)
     session.add(workspace)
     await session.flush()
-    session.add(
-        Membership(workspace_id=workspace.id, user_id=principal.id, role=Role.OWNER)
-    )
+    session.add(Membership(workspace_id=workspace.id, user_id=principal.id, role=Role.OWNER))
     await session.flush()
     return WorkspaceAccess(workspace=workspace, role=Role.OWNER, principal=principal)
 
@@ -96,9 +86,7 @@ async def list_for(
     )
     rows = (await session.execute(statement)).all()
     items, next_cursor = page_of(rows, WORKSPACE_ORDER, limit, key=lambda row: row[0])
-    return [
-        WorkspaceAccess(row[0], Role(row[1]), principal) for row in items
-    ], next_cursor
+    return [WorkspaceAccess(row[0], Role(row[1]), principal) for row in items], next_cursor
 
 
 async def update(
@@ -118,9 +106,7 @@ async def delete(session: WritableSession, access: WorkspaceAccess) -> None:
     await session.flush()
 
 
-async def list_members(
-    session: ReadOnlySession, access: WorkspaceAccess
-) -> list[Member]:
+async def list_members(session: ReadOnlySession, access: WorkspaceAccess) -> list[Member]:
     rows = await MembershipRepository(session, access.workspace_id).list()
     return [Member(membership, user) for membership, user in rows]
 
@@ -140,9 +126,7 @@ async def add_member(
     members = MembershipRepository(session, access.workspace_id)
     if await members.get(user.id) is not None:
         raise AlreadyMember(f"{user.username} is already a member of this workspace.")
-    membership = Membership(
-        workspace_id=access.workspace_id, user_id=user.id, role=data.role
-    )
+    membership = Membership(workspace_id=access.workspace_id, user_id=user.id, role=data.role)
     session.add(membership)
     await session.flush()
     return Member(membership, user)
@@ -157,9 +141,7 @@ async def _existing_member(members: MembershipRepository, user_id: str) -> Membe
 
 async def _ensure_another_owner(members: MembershipRepository, member: Member) -> None:
     if member.membership.role == Role.OWNER and await members.lock_owners() <= 1:
-        raise LastOwner(
-            "This is the workspace's only owner; make another member owner first."
-        )
+        raise LastOwner("This is the workspace's only owner; make another member owner first.")
 
 
 async def change_role(
@@ -174,9 +156,7 @@ async def change_role(
     return member
 
 
-async def remove_member(
-    session: WritableSession, access: WorkspaceAccess, user_id: str
-) -> None:
+async def remove_member(session: WritableSession, access: WorkspaceAccess, user_id: str) -> None:
     """Owners remove anyone; every member may remove themselves (leave)."""
     if user_id != access.principal.id and not access.role.allows(Role.OWNER):
         raise InsufficientRole("Only owners remove other members; you may only leave.")
