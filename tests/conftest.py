@@ -37,6 +37,14 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
+async def _drop_postgres_database(url: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 async def _postgres_database(name: str) -> str:
     try:
         connection = await asyncpg.connect(POSTGRES_ADMIN_DSN, timeout=5)
@@ -82,7 +90,9 @@ async def settings(
     settings = test_settings(url, directory)
     # Alembic's env runs its own event loop, so it gets a thread of its own.
     await anyio.to_thread.run_sync(migrations.upgrade, settings.effective_database_url)
-    return settings
+    yield settings
+    if request.param == "postgres":
+        await _drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The application factory: ``create_app(settings)`` builds everything; importing does nothing."""
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,6 +31,9 @@ from ainotes.search import service as search_service
 from ainotes.tasks import routes as tasks_routes
 from ainotes.tasks import service as tasks_service
 from ainotes.workspaces import routes as workspaces_routes
+
+# POST /v1/workspaces/{id}/attachments streams files; it gets max_attachment_bytes.
+UPLOAD_PATH = re.compile(r"/v1/workspaces/[^/]+/attachments/?")
 
 DESCRIPTION = """\
 ainotes stores, versions, links and searches markdown notes in shared workspaces.
@@ -63,7 +67,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jwt_verifier = JwtVerifier(settings) if settings.jwt_enabled else None
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_request_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_request_body_bytes,
+        upload_path=UPLOAD_PATH,
+        max_upload_bytes=settings.max_attachment_bytes,
+    )
 
     app.include_router(health.router)
     app.include_router(auth_routes.router)

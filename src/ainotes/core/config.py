@@ -34,6 +34,8 @@ class Settings(BaseSettings):
 
     max_request_body_bytes: int = Field(default=2 * 1024 * 1024, ge=1024)
     max_note_body_chars: int = Field(default=1_000_000, ge=1)
+    # Attachment uploads stream to storage, so they may be far larger than other bodies.
+    max_attachment_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=200, ge=1, le=1000)
     default_page_size: int = Field(default=50, ge=1, le=1000)
 

@@ -65,9 +65,23 @@ class RequestContextMiddleware:
     routing, and a body without one is counted as it streams in.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        upload_path: re.Pattern[str] | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths that take file uploads get their own, larger limit.
+        self.upload_path = upload_path
+        self.max_upload_bytes = max_upload_bytes
+
+    def _body_limit(self, path: str) -> int:
+        if self.upload_path is not None and self.upload_path.fullmatch(path):
+            return self.max_upload_bytes
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -94,13 +108,14 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         received = 0
+        body_limit = self._body_limit(scope["path"])
 
         async def receive_within_limit() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > body_limit:
                     raise BodyTooLarge()
             return message
 
@@ -116,7 +131,7 @@ class RequestContextMiddleware:
 
         try:
             declared_length = headers.get(b"content-length")
-            if declared_length is not None and _too_long(declared_length, self.max_body_bytes):
+            if declared_length is not None and _too_long(declared_length, body_limit):
                 await _send_problem(scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE))
             else:
                 await self.app(scope, receive_within_limit, send_with_ids)
