@@ -1,0 +1,216 @@
+"""Queries on links and title keys; every statement is bound to one workspace.
+
+Listings join the ``notes`` table read-only, for the title and trash state of the note at the
+other end of a link.
+"""
+
+from collections.abc import Collection, Iterable, Sequence
+
+from sqlalchemy import Row, Select, and_, delete, func, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
+
+from ainotes.core.pagination import Ordering, paginate
+from ainotes.core.repository import WorkspaceRepository
+from ainotes.notes.models import Note
+from ainotes.relationships.models import BODY, MANUAL, NoteTitleKey, Relationship
+
+# ULIDs sort by creation time, so the id alone is a stable, meaningful order.
+BY_ID = Ordering("id", Relationship.id, Relationship.id, descending=False)
+
+EdgeRow = Row[str, str, str, str, str]
+
+
+class RelationshipRepository(WorkspaceRepository[Relationship]):
+    model = Relationship
+
+    def _note_joined(self, note_column: InstrumentedAttribute[str]) -> Select[Relationship, Note]:
+        return (
+            select(Relationship, Note)
+            .join(
+                Note,
+                and_(Note.workspace_id == Relationship.workspace_id, Note.id == note_column),
+            )
+            .where(Relationship.workspace_id == self.workspace_id)
+        )
+
+    async def body_links_of(self, note_id: str) -> Sequence[Relationship]:
+        statement = (
+            self.select()
+            .where(Relationship.source_note_id == note_id, Relationship.source == BODY)
+            # Resolution is updated in bulk statements; never trust a stale identity map.
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def find_manual(self, source_note_id: str, target_note_id: str, type_: str) -> str | None:
+        statement = select(Relationship.id).where(
+            Relationship.workspace_id == self.workspace_id,
+            Relationship.source == MANUAL,
+            Relationship.source_note_id == source_note_id,
+            Relationship.target_note_id == target_note_id,
+            Relationship.type == type_,
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    def add_all(self, relationships: Iterable[Relationship]) -> None:
+        self.session.add_all(relationships)
+
+    async def delete(self, relationship: Relationship) -> None:
+        await self.session.delete(relationship)
+
+    async def delete_ids(self, ids: Collection[str]) -> None:
+        if ids:
+            await self.session.execute(
+                delete(Relationship).where(
+                    Relationship.workspace_id == self.workspace_id, Relationship.id.in_(ids)
+                )
+            )
+
+    async def delete_for_purged_note(self, note_id: str) -> None:
+        """Its own links, and relations made to it by id; body links that name it by title
+        stay (unresolved), because the text that wrote them is still there."""
+        await self.session.execute(
+            delete(Relationship).where(
+                Relationship.workspace_id == self.workspace_id,
+                or_(
+                    Relationship.source_note_id == note_id,
+                    and_(Relationship.target_note_id == note_id, Relationship.source == MANUAL),
+                ),
+            )
+        )
+
+    async def reresolve(self, keys: Collection[str]) -> None:
+        """Point every body link naming one of ``keys`` at the oldest live note with that title
+        key, or at nothing: one statement, whatever happened to the titles."""
+        if not keys:
+            return
+        winner = (
+            select(func.min(NoteTitleKey.note_id))
+            .where(
+                NoteTitleKey.workspace_id == Relationship.workspace_id,
+                NoteTitleKey.title_key == Relationship.target_title_key,
+            )
+            .scalar_subquery()
+        )
+        await self.session.execute(
+            update(Relationship)
+            .where(
+                Relationship.workspace_id == self.workspace_id,
+                Relationship.source == BODY,
+                Relationship.target_title_key.in_(keys),
+            )
+            .values(target_note_id=winner)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def outgoing(
+        self, note_id: str, cursor: str | None, limit: int
+    ) -> Sequence[Row[Relationship, Note | None]]:
+        """Links from the note, with their target; targets in the trash are left out."""
+        statement = (
+            select(Relationship, Note)
+            .outerjoin(
+                Note,
+                and_(
+                    Note.workspace_id == Relationship.workspace_id,
+                    Note.id == Relationship.target_note_id,
+                ),
+            )
+            .where(
+                Relationship.workspace_id == self.workspace_id,
+                Relationship.source_note_id == note_id,
+                or_(Relationship.target_note_id.is_(None), Note.trashed_at.is_(None)),
+            )
+        )
+        rows = await self.session.execute(paginate(statement, BY_ID, cursor, limit))
+        return rows.all()
+
+    async def incoming(
+        self, note_id: str, cursor: str | None, limit: int
+    ) -> Sequence[Row[Relationship, Note]]:
+        """Links to the note, with their source; sources in the trash are left out."""
+        statement = self._note_joined(Relationship.source_note_id).where(
+            Relationship.target_note_id == note_id, Note.trashed_at.is_(None)
+        )
+        rows = await self.session.execute(paginate(statement, BY_ID, cursor, limit))
+        return rows.all()
+
+    async def page(
+        self,
+        note_id: str | None,
+        type_: str | None,
+        source: str | None,
+        cursor: str | None,
+        limit: int,
+    ) -> Sequence[Relationship]:
+        statement = self.select()
+        if note_id is not None:
+            statement = statement.where(
+                or_(Relationship.source_note_id == note_id, Relationship.target_note_id == note_id)
+            )
+        if type_ is not None:
+            statement = statement.where(Relationship.type == type_)
+        if source is not None:
+            statement = statement.where(Relationship.source == source)
+        rows = await self.session.execute(paginate(statement, BY_ID, cursor, limit))
+        return rows.scalars().all()
+
+    async def edges_touching(self, note_ids: Collection[str], limit: int) -> Sequence[EdgeRow]:
+        """Resolved links with either end in ``note_ids``, oldest first, at most ``limit``."""
+        statement = (
+            select(
+                Relationship.id,
+                Relationship.source_note_id,
+                Relationship.target_note_id,
+                Relationship.type,
+                Relationship.source,
+            )
+            .where(
+                Relationship.workspace_id == self.workspace_id,
+                Relationship.target_note_id.is_not(None),
+                or_(
+                    Relationship.source_note_id.in_(note_ids),
+                    Relationship.target_note_id.in_(note_ids),
+                ),
+            )
+            .order_by(Relationship.id)
+            .limit(limit)
+        )
+        rows: Sequence[EdgeRow] = (await self.session.execute(statement)).all()  # type: ignore[assignment]
+        return rows
+
+    async def live_titles(self, note_ids: Collection[str]) -> dict[str, str]:
+        """Titles of those of ``note_ids`` that exist here and are not in the trash."""
+        if not note_ids:
+            return {}
+        statement = select(Note.id, Note.title).where(
+            Note.workspace_id == self.workspace_id,
+            Note.id.in_(note_ids),
+            Note.trashed_at.is_(None),
+        )
+        return dict((await self.session.execute(statement)).all())
+
+
+class TitleKeyRepository(WorkspaceRepository[NoteTitleKey]):
+    model = NoteTitleKey
+
+    async def key_of(self, note_id: str) -> NoteTitleKey | None:
+        statement = self.select().where(NoteTitleKey.note_id == note_id)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    def add(self, entry: NoteTitleKey) -> None:
+        self.session.add(entry)
+
+    async def remove(self, entry: NoteTitleKey) -> None:
+        await self.session.delete(entry)
+
+    async def resolve(self, keys: Collection[str]) -> dict[str, str]:
+        """For each key, the oldest live note with that title key (ULIDs sort by age)."""
+        if not keys:
+            return {}
+        statement = (
+            select(NoteTitleKey.title_key, func.min(NoteTitleKey.note_id))
+            .where(NoteTitleKey.workspace_id == self.workspace_id, NoteTitleKey.title_key.in_(keys))
+            .group_by(NoteTitleKey.title_key)
+        )
+        return dict((await self.session.execute(statement)).all())
