@@ -1,0 +1,160 @@
+"""Rules that are easier to pin down below HTTP: reference parsing, ranges, sniffing, storage."""
+
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ainotes.attachments import service as attachments_service
+from ainotes.attachments.headers import ByteRange, UnsatisfiableRange, parse_range
+from ainotes.attachments.sniffing import served_type, sniff
+from ainotes.attachments.storage import BlobMissing, LocalBlobStore
+from ainotes.core.db import Database
+from tests.factories import Factory
+
+pytestmark = pytest.mark.anyio
+
+
+def files_under(directory: Path) -> list[Path]:
+    return [p for p in directory.rglob("*") if p.is_file()]
+
+
+A = "01JD5Z8V0000000000000000AA"
+B = "01JD5Z8V0000000000000000BB"
+
+
+class TestReferencedIds:
+    def test_images_links_and_definitions_in_order_without_duplicates(self) -> None:
+        body = (
+            f'Intro [doc](attachment:{B}) and ![chart](<attachment:{A}> "Chart").\n'
+            f"Again ![again](attachment:{B})\n"
+            f"[ref]: attachment:{A}\n"
+        )
+        assert attachments_service.referenced_ids(body) == [B, A]
+
+    def test_code_spans_and_fenced_blocks_are_not_references(self) -> None:
+        body = f"`![x](attachment:{A})`\n```\n[y](attachment:{B})\n```\nplain attachment:{A}"
+        assert attachments_service.referenced_ids(body) == []
+
+    def test_malformed_ids_are_ignored(self) -> None:
+        assert attachments_service.referenced_ids("[x](attachment:../../etc/passwd)") == []
+
+
+class TestParseRange:
+    @pytest.mark.parametrize(
+        ("header", "expected"),
+        [
+            (None, None),
+            ("bytes=0-9", ByteRange(0, 9)),
+            ("bytes=-10", ByteRange(90, 99)),
+            ("bytes=-500", ByteRange(0, 99)),
+            ("bytes=95-", ByteRange(95, 99)),
+            ("bytes=90-1000", ByteRange(90, 99)),
+            ("items=0-1", None),
+            ("bytes=0-1,4-5", None),
+        ],
+    )
+    def test_satisfiable_or_ignored(self, header: str | None, expected: ByteRange | None) -> None:
+        assert parse_range(header, 100) == expected
+
+    @pytest.mark.parametrize(
+        "header", ["bytes=100-", "bytes=-0", "bytes=5-2", "bytes=-", "bytes=a-b"]
+    )
+    def test_unsatisfiable(self, header: str) -> None:
+        with pytest.raises(UnsatisfiableRange):
+            parse_range(header, 100)
+
+
+class TestSniffing:
+    @pytest.mark.parametrize(
+        ("head", "expected"),
+        [
+            (b"\x89PNG\r\n\x1a\n....", "image/png"),
+            (b"\xff\xd8\xff\xe0", "image/jpeg"),
+            (b"GIF89a..", "image/gif"),
+            (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+            (b"%PDF-1.4", "application/pdf"),
+            (b"PK\x03\x04rest", "application/zip"),
+            (b"ID3\x03", "audio/mpeg"),
+            (b"\x00\x00\x00\x18ftypmp42", "video/mp4"),
+            (b"\x00\x00\x00\x18ftypM4A ", "audio/mp4"),
+            ("naïve text\n".encode(), "text/plain"),
+            ("cut é".encode()[:-1], "text/plain"),
+            (b"\x00\x01\x02\x03binary", None),
+            (b"", None),
+        ],
+    )
+    def test_magic_numbers(self, head: bytes, expected: str | None) -> None:
+        assert sniff(head) == expected
+
+    def test_office_documents_keep_their_declared_type(self) -> None:
+        docx = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        assert served_type(docx, "application/zip") == docx
+        assert served_type("text/html", "application/zip") == "application/zip"
+
+    def test_unknown_bytes_keep_an_inert_declared_type_only(self) -> None:
+        assert served_type("application/vnd.sqlite3", None) == "application/vnd.sqlite3"
+        assert served_type("image/svg+xml", None) == "application/octet-stream"
+        assert served_type(None, None) == "application/octet-stream"
+
+
+class TestLocalBlobStore:
+    async def test_failed_stream_leaves_no_partial_blob(self, tmp_path: Path) -> None:
+        store = LocalBlobStore(tmp_path)
+
+        async def failing() -> AsyncIterator[bytes]:
+            yield os.urandom(10)
+            raise OSError("connection lost")
+
+        with pytest.raises(OSError, match="connection lost"):
+            await store.put_stream(failing())
+        assert files_under(tmp_path) == []
+
+    async def test_put_then_read_a_range_then_delete(self, tmp_path: Path) -> None:
+        store = LocalBlobStore(tmp_path)
+        data = os.urandom(3 * 1024 * 1024 + 7)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for start in range(0, len(data), 65536):
+                yield data[start : start + 65536]
+
+        info = await store.put_stream(chunks())
+        assert info.key == hashlib.sha256(data).hexdigest()
+        assert info.size == len(data)
+        assert await store.exists(info.key)
+        read = b"".join([c async for c in await store.open_range(info.key, 5, len(data) - 1)])
+        assert read == data[5:]
+        await store.delete(info.key)
+        assert not await store.exists(info.key)
+        with pytest.raises(BlobMissing):
+            await store.open_range(info.key, 0, 0)
+
+    def test_keys_that_are_not_digests_never_become_paths(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="sha256"):
+            LocalBlobStore(tmp_path).path_for("../../etc/passwd")
+
+
+class TestListReferenced:
+    async def test_returns_existing_attachments_of_the_workspace_in_body_order(
+        self, factory: Factory, database: Database
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        other = await factory.workspace(owner, "Other")
+        ids = []
+        for target in (workspace, workspace, other):
+            response = await factory.client.post(
+                f"/v1/workspaces/{target['id']}/attachments",
+                content=os.urandom(16),
+                headers=owner.headers,
+            )
+            assert response.status_code == 201
+            ids.append(response.json()["id"])
+        mine_1, mine_2, foreign = ids
+        body = f"![b](attachment:{mine_2}) [f](attachment:{foreign}) [a](attachment:{mine_1})"
+        async with database.read_session() as session:
+            found = await attachments_service.list_referenced(session, workspace["id"], body)
+            found_ids = [a.id for a in found]
+        assert found_ids == [mine_2, mine_1]
