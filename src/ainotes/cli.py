@@ -8,6 +8,7 @@ import typer
 import uvicorn
 from rich.console import Console
 from rich.panel import Panel
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -17,6 +18,7 @@ from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database, ReadOnlySession, WritableSession
 from ainotes.core.errors import ProblemError
 from ainotes.core.logging import configure_logging
+from ainotes.search import service as search_service
 
 T = TypeVar("T")
 
@@ -206,6 +208,39 @@ def tokens_revoke(username: str, token_id: str) -> None:
 
     _run_write(get_settings(), work)
     console.print(f"token {token_id} revoked")
+
+
+@app.command()
+def reindex(
+    workspace: Annotated[
+        str | None, typer.Option(help="Only this workspace's id (default: every workspace).")
+    ] = None,
+) -> None:
+    """Rebuild the search index from the notes, one transaction per workspace."""
+    settings = get_settings()
+
+    async def run() -> int:
+        database = Database(settings)
+        try:
+            async with database.read_session() as session:
+                plan = await search_service.plan_reindex(session, workspace)
+            with Progress(console=console) as progress:
+                bar = progress.add_task("reindexing notes", total=sum(p.notes for p in plan))
+                for item in plan:
+                    async with database.write_session() as session:
+                        await search_service.reindex_workspace(
+                            session,
+                            item.workspace_id,
+                            lambda done: progress.advance(bar, done),
+                        )
+            if workspace is None:
+                async with database.write_session() as session:
+                    await search_service.rebuild_engine(session)
+            return len(plan)
+        finally:
+            await database.dispose()
+
+    console.print(f"search index rebuilt for {asyncio.run(run())} workspace(s)")
 
 
 def main() -> None:

@@ -1,0 +1,421 @@
+"""The search index behind one small protocol, with one class per database engine.
+
+Both classes keep the document rows in ``search_documents`` and differ in how they match and
+rank them. The SQL is written out per dialect because the two engines share little syntax
+here; it contains no user input: the query arrives as an AST and is rendered by
+``search.query`` into a bound parameter, and every filter is a bound parameter.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    String,
+    TextClause,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+    union,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.types import TypeEngine
+
+from ainotes.core.db import ReadOnlySession
+from ainotes.core.models import UTCDateTime
+from ainotes.notes.models import Note
+from ainotes.search.models import SearchDocument
+from ainotes.search.query import SearchQuery, render_fts5, render_tsquery
+from ainotes.search.schemas import SearchFilters
+
+# Highlight markers: control characters that index_document strips from every text, so that
+# they can only come from the engine and are turned into <mark> after HTML-escaping the rest.
+MARK_OPEN = "\x02"
+MARK_CLOSE = "\x03"
+ELLIPSIS = "…"
+# Words of body text around the matches in a snippet.
+SNIPPET_WORDS = 24
+
+# SQLite: bm25 weights per FTS5 column (title, body): a title hit counts ten body hits, so
+# titles win over repeated mentions (bm25 saturates repeated terms well before ten).
+FTS5_RANKING = "bm25(10.0, 1.0)"
+# PostgreSQL: ts_rank_cd weights {D, C, B, A}; titles are A and bodies B (C and D are unused).
+# Normalization 1 divides by 1 + log(document length), much as bm25 favours short documents.
+TS_WEIGHTS = "{0.1, 0.2, 0.1, 1.0}"
+TS_NORMALIZATION = 1
+TS_CONFIG = "ainotes_search"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedDocument:
+    doc_type: str
+    doc_id: str
+    note_id: str | None
+    title: str
+    body: str
+    tags: list[str]
+    archived: bool
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RankedHit:
+    doc_type: str
+    doc_id: str
+    note_id: str | None
+    title: str
+    tags: list[str]
+    archived: bool
+    updated_at: datetime
+    score: float
+    # Text with MARK_OPEN / MARK_CLOSE around matches, not yet escaped.
+    marked_title: str
+    marked_snippet: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoteForIndex:
+    id: str
+    title: str
+    body: str
+    tags: list[str]
+    archived: bool
+    updated_at: datetime
+
+
+class SearchIndex(Protocol):
+    """The search index of one workspace."""
+
+    workspace_id: str
+
+    async def upsert(self, document: IndexedDocument) -> None: ...
+
+    async def remove(self, doc_type: str, doc_id: str) -> None: ...
+
+    async def remove_all(self, doc_type: str) -> None: ...
+
+    async def search(
+        self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int
+    ) -> list[RankedHit]:
+        """Hits in rank order; ``query`` must not be empty."""
+        ...
+
+
+_RESULT_TYPES: dict[str, TypeEngine[Any]] = {
+    "tags": JSON(),
+    "archived": Boolean(),
+    "updated_at": UTCDateTime(),
+    "score": Float(),
+}
+
+
+def _filter_sql(filters: SearchFilters, tag_condition: str) -> tuple[str, dict[str, Any]]:
+    """AND-ed conditions on ``d`` (search_documents) and their parameters."""
+    conditions: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.doc_types:
+        conditions.append("d.doc_type IN :doc_types")
+        params["doc_types"] = [doc_type.value for doc_type in filters.doc_types]
+    if filters.archived is not None:
+        conditions.append("d.archived = :archived")
+        params["archived"] = filters.archived
+    if filters.updated_after is not None:
+        conditions.append("d.updated_at > :updated_after")
+        params["updated_after"] = filters.updated_after
+    if filters.tag is not None:
+        conditions.append(tag_condition)
+        params["tag"] = filters.tag
+    return "".join(f" AND {condition}" for condition in conditions), params
+
+
+def _bind(statement: TextClause, params: dict[str, Any]) -> TextClause:
+    binds: list[BindParameter[Any]] = []
+    if "doc_types" in params:
+        binds.append(bindparam("doc_types", expanding=True))
+    if "updated_after" in params:
+        # Bound through the column type, so that SQLite compares the stored text form.
+        binds.append(bindparam("updated_after", type_=UTCDateTime()))
+    return statement.bindparams(*binds) if binds else statement
+
+
+def _hits(rows: Sequence[Any]) -> list[RankedHit]:
+    return [
+        RankedHit(
+            doc_type=row.doc_type,
+            doc_id=row.doc_id,
+            note_id=row.note_id,
+            title=row.title,
+            tags=list(row.tags),
+            archived=row.archived,
+            updated_at=row.updated_at,
+            score=float(row.score),
+            marked_title=row.marked_title or "",
+            marked_snippet=row.marked_snippet or "",
+        )
+        for row in rows
+    ]
+
+
+class _DocumentIndex:
+    def __init__(self, session: ReadOnlySession, workspace_id: str) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    def _values(self, document: IndexedDocument) -> dict[str, Any]:
+        return {
+            "workspace_id": self.workspace_id,
+            "doc_type": document.doc_type,
+            "doc_id": document.doc_id,
+            "note_id": document.note_id,
+            "title": document.title,
+            "body": document.body,
+            "tags": document.tags,
+            "archived": document.archived,
+            "updated_at": document.updated_at,
+        }
+
+    async def remove(self, doc_type: str, doc_id: str) -> None:
+        await self.session.execute(
+            delete(SearchDocument).where(
+                SearchDocument.workspace_id == self.workspace_id,
+                SearchDocument.doc_type == doc_type,
+                SearchDocument.doc_id == doc_id,
+            )
+        )
+
+    async def remove_all(self, doc_type: str) -> None:
+        await self.session.execute(
+            delete(SearchDocument).where(
+                SearchDocument.workspace_id == self.workspace_id,
+                SearchDocument.doc_type == doc_type,
+            )
+        )
+
+
+_UPDATED_COLUMNS = ("note_id", "title", "body", "tags", "archived", "updated_at")
+
+# FTS5 sorts by rank itself (ORDER BY rank is consumed by the virtual table), so SQLite walks
+# the matches in rank order, joins each to its row, and stops at the LIMIT: highlight() and
+# snippet() run only for the rows returned. CROSS JOIN pins that loop order. The rowid range
+# is the workspace's block: FTS5 skips to it in every doclist, so other workspaces' matches are
+# never ranked; d.workspace_id still decides membership (blocks may be shared, see below).
+_SQLITE_SEARCH = """
+SELECT d.doc_type, d.doc_id, d.note_id, d.title, d.tags, d.archived, d.updated_at,
+       -search_fts.rank AS score,
+       highlight(search_fts, 0, :mark_open, :mark_close) AS marked_title,
+       snippet(search_fts, 1, :mark_open, :mark_close, :ellipsis, :snippet_words)
+           AS marked_snippet
+FROM search_fts CROSS JOIN search_documents AS d ON d.fts_rowid = search_fts.rowid
+WHERE search_fts MATCH :match AND search_fts.rank MATCH :ranking
+  AND search_fts.rowid BETWEEN :block_first AND :block_last
+  AND d.workspace_id = :workspace_id{filters}
+ORDER BY search_fts.rank
+LIMIT :limit OFFSET :offset
+"""
+_SQLITE_TAG = "EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value = :tag)"
+
+
+# Each workspace numbers its FTS5 rowids within a block of 2**32 chosen by a hash of its id,
+# so that a rowid range confines a query to one workspace. Two workspaces may share a block
+# (31-bit hash); that costs speed, not correctness, because results are joined on workspace_id.
+_BLOCK_BITS = 32
+_BLOCK_COUNT_MASK = 0x7FFFFFFF
+
+
+def rowid_block(workspace_id: str) -> tuple[int, int]:
+    """The first and last FTS5 rowid of the workspace's block (inclusive, within int64)."""
+    digest = hashlib.sha256(workspace_id.encode()).digest()
+    first = (int.from_bytes(digest[:4], "big") & _BLOCK_COUNT_MASK) << _BLOCK_BITS
+    return first, first + (1 << _BLOCK_BITS) - 1
+
+
+class SqliteSearchIndex(_DocumentIndex):
+    """FTS5 over ``search_documents`` as external content; triggers keep it in step."""
+
+    async def upsert(self, document: IndexedDocument) -> None:
+        first, last = rowid_block(self.workspace_id)
+        # Writers are serialized on SQLite (BEGIN IMMEDIATE), so max + 1 cannot race.
+        next_rowid = (
+            select(func.coalesce(func.max(SearchDocument.fts_rowid), first) + 1)
+            .where(SearchDocument.fts_rowid.between(first, last))
+            .scalar_subquery()
+        )
+        statement = sqlite.insert(SearchDocument).values(
+            **self._values(document), fts_rowid=next_rowid
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["workspace_id", "doc_type", "doc_id"],
+            set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
+        )
+        await self.session.execute(statement)
+
+    async def search(
+        self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int
+    ) -> list[RankedHit]:
+        filter_sql, params = _filter_sql(filters, _SQLITE_TAG)
+        first, last = rowid_block(self.workspace_id)
+        statement = _bind(text(_SQLITE_SEARCH.format(filters=filter_sql)), params)
+        result = await self.session.execute(
+            statement.columns(**_RESULT_TYPES),
+            {
+                **params,
+                "match": render_fts5(query),
+                "ranking": FTS5_RANKING,
+                "block_first": first,
+                "block_last": last,
+                "workspace_id": self.workspace_id,
+                "mark_open": MARK_OPEN,
+                "mark_close": MARK_CLOSE,
+                "ellipsis": ELLIPSIS,
+                "snippet_words": SNIPPET_WORDS,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
+        return _hits(result.all())
+
+
+# The inner query ranks and cuts the page using only the index and the keys; the outer one
+# fetches the texts and runs ts_headline for that page alone.
+_POSTGRES_SEARCH = """
+SELECT d.doc_type, d.doc_id, d.note_id, d.title, d.tags, d.archived, d.updated_at,
+       page.score,
+       ts_headline('{config}', d.title, to_tsquery('{config}', :tsquery), :title_options)
+           AS marked_title,
+       ts_headline('{config}', d.body, to_tsquery('{config}', :tsquery), :body_options)
+           AS marked_snippet
+FROM (
+    SELECT d.doc_type, d.doc_id, d.updated_at,
+           ts_rank_cd('{weights}', d.search_vector, to_tsquery('{config}', :tsquery),
+                      {normalization}) AS score
+    FROM search_documents AS d
+    WHERE d.workspace_id = :workspace_id
+      AND d.search_vector @@ to_tsquery('{config}', :tsquery){filters}
+    ORDER BY score DESC, d.updated_at DESC, d.doc_type, d.doc_id
+    LIMIT :limit OFFSET :offset
+) AS page
+JOIN search_documents AS d
+  ON d.workspace_id = :workspace_id AND d.doc_type = page.doc_type AND d.doc_id = page.doc_id
+ORDER BY page.score DESC, page.updated_at DESC, page.doc_type, page.doc_id
+"""
+_POSTGRES_TAG = "d.tags @> jsonb_build_array(CAST(:tag AS text))"
+_HEADLINE_MARKS = f"StartSel={MARK_OPEN}, StopSel={MARK_CLOSE}"
+_TITLE_OPTIONS = f"{_HEADLINE_MARKS}, HighlightAll=true"
+_BODY_OPTIONS = (
+    f"{_HEADLINE_MARKS}, MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, "
+    f'MaxFragments=2, FragmentDelimiter=" {ELLIPSIS} "'
+)
+
+
+class PostgresSearchIndex(_DocumentIndex):
+    """A generated, weighted tsvector column on ``search_documents`` with a GIN index."""
+
+    async def upsert(self, document: IndexedDocument) -> None:
+        statement = postgresql.insert(SearchDocument).values(**self._values(document))
+        statement = statement.on_conflict_do_update(
+            index_elements=["workspace_id", "doc_type", "doc_id"],
+            set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
+        )
+        await self.session.execute(statement)
+
+    async def search(
+        self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int
+    ) -> list[RankedHit]:
+        filter_sql, params = _filter_sql(filters, _POSTGRES_TAG)
+        sql = _POSTGRES_SEARCH.format(
+            config=TS_CONFIG,
+            weights=TS_WEIGHTS,
+            normalization=TS_NORMALIZATION,
+            filters=filter_sql,
+        )
+        statement = _bind(text(sql), params).bindparams(bindparam("tsquery", type_=String()))
+        result = await self.session.execute(
+            statement.columns(**_RESULT_TYPES),
+            {
+                **params,
+                "tsquery": render_tsquery(query),
+                "workspace_id": self.workspace_id,
+                "title_options": _TITLE_OPTIONS,
+                "body_options": _BODY_OPTIONS,
+                "limit": limit,
+                "offset": offset,
+            },
+        )
+        return _hits(result.all())
+
+
+def search_index(session: ReadOnlySession, workspace_id: str) -> SearchIndex:
+    """The index class for the session's database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return SqliteSearchIndex(session, workspace_id)
+    return PostgresSearchIndex(session, workspace_id)
+
+
+async def rebuild_engine_index(session: ReadOnlySession) -> None:
+    """Re-derive the engine's index from ``search_documents`` (all workspaces). FTS5 external
+    content can drift if rows change behind the triggers' back; PostgreSQL's generated column
+    cannot, so there it is a no-op."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("INSERT INTO search_fts(search_fts) VALUES ('rebuild')"))
+
+
+class NoteSource:
+    """Reads the notes the index is built from (read-only use of the notes module's table)."""
+
+    def __init__(self, session: ReadOnlySession) -> None:
+        self.session = session
+
+    async def state(self, workspace_id: str, note_id: str) -> tuple[bool, datetime] | None:
+        """``(archived, updated_at)`` of a note; the session's identity map usually has it."""
+        note = await self.session.get(Note, (workspace_id, note_id))
+        if note is None:
+            return None
+        return note.archived, note.updated_at
+
+    async def workspaces(self, indexed_type: str) -> list[tuple[str, int]]:
+        """Workspaces that have live notes or indexed notes, with their live note count."""
+        ids = union(
+            select(Note.workspace_id).where(Note.trashed_at.is_(None)),
+            select(SearchDocument.workspace_id).where(SearchDocument.doc_type == indexed_type),
+        ).subquery()
+        rows = await self.session.execute(select(ids.c.workspace_id).order_by(ids.c.workspace_id))
+        workspace_ids = [row.workspace_id for row in rows]
+        counted = await self.session.execute(
+            select(Note.workspace_id, func.count().label("notes"))
+            .where(Note.trashed_at.is_(None))
+            .group_by(Note.workspace_id)
+        )
+        counts = {row.workspace_id: row.notes for row in counted}
+        return [(workspace_id, counts.get(workspace_id, 0)) for workspace_id in workspace_ids]
+
+    async def count(self, workspace_id: str) -> int:
+        statement = select(func.count()).where(
+            Note.workspace_id == workspace_id, Note.trashed_at.is_(None)
+        )
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def batch(self, workspace_id: str, after_id: str, size: int) -> list[NoteForIndex]:
+        """Live notes of a workspace with ids above ``after_id``, in id order."""
+        statement = (
+            select(Note.id, Note.title, Note.body, Note.tags, Note.archived, Note.updated_at)
+            .where(
+                Note.workspace_id == workspace_id,
+                Note.trashed_at.is_(None),
+                Note.id > after_id,
+            )
+            .order_by(Note.id)
+            .limit(size)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [
+            NoteForIndex(r.id, r.title, r.body, list(r.tags), r.archived, r.updated_at)
+            for r in rows
+        ]
