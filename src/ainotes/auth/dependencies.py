@@ -1,4 +1,9 @@
-"""``CurrentPrincipal``: the bearer token of the request, verified, or a 401."""
+"""``CurrentPrincipal``: the bearer token of the request, verified, or a 401.
+
+The lookup runs in a short read session of its own that returns its connection to the pool
+before the route takes its session, so that a request never holds two connections while it
+waits for one (which, under load, would exhaust the pool with requests waiting on each other).
+"""
 
 from typing import Annotated
 
@@ -8,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ainotes.auth import service as auth_service
 from ainotes.auth.errors import InvalidCredentials, MissingCredentials
 from ainotes.auth.jwt import JwtVerifier
-from ainotes.core.db import ReadSession, get_database
+from ainotes.core.db import ReadOnlySession, after_request, get_database
 from ainotes.core.models import utcnow
 from ainotes.core.principal import Principal
 
@@ -20,42 +25,48 @@ _bearer = HTTPBearer(
 
 async def _current_principal(
     request: Request,
-    session: ReadSession,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None:
         raise MissingCredentials()
     secret = credentials.credentials
     if secret.startswith(auth_service.TOKEN_PREFIX):
-        principal = await _principal_from_access_token(request, session, secret)
+        async with get_database(request).read_session() as session:
+            principal = await _principal_from_access_token(request, session, secret)
     else:
-        principal = await _principal_from_jwt(request, session, secret)
+        principal = await _principal_from_jwt(request, secret)
     request.state.principal_id = principal.id
     return principal
 
 
 async def _principal_from_access_token(
-    request: Request, session: ReadSession, secret: str
+    request: Request, session: ReadOnlySession, secret: str
 ) -> Principal:
     verified = await auth_service.verify_access_token(session, secret)
     if verified is None:
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
     principal, token = verified
     if auth_service.last_use_is_stale(token, utcnow()):
-        async with get_database(request).write_session() as write_session:
-            await auth_service.record_token_use(write_session, token.id)
+        after_request(request, lambda: _record_token_use(request, token.id))
     return principal
 
 
-async def _principal_from_jwt(request: Request, session: ReadSession, token: str) -> Principal:
+async def _record_token_use(request: Request, token_id: str) -> None:
+    async with get_database(request).write_session() as write_session:
+        await auth_service.record_token_use(write_session, token_id)
+
+
+async def _principal_from_jwt(request: Request, token: str) -> Principal:
     verifier: JwtVerifier | None = request.app.state.jwt_verifier
     if verifier is None:
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
-    subject, user = await auth_service.verify_jwt(session, verifier, token)
+    database = get_database(request)
+    async with database.read_session() as session:
+        subject, user = await auth_service.verify_jwt(session, verifier, token)
     if user is None:
         if not request.app.state.settings.jwt_create_users or subject is None:
             raise InvalidCredentials("The JWT's subject is not a user of this server.")
-        async with get_database(request).write_session() as write_session:
+        async with database.write_session() as write_session:
             user = await auth_service.create_user(
                 write_session, auth_service.username_from_subject(subject), subject
             )

@@ -9,9 +9,10 @@ from ainotes.auth.models import AccessToken, User
 from ainotes.auth.schemas import TokenCreate, TokenCreated, TokenRead, UserRead
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import Forbidden, NotFound, problem_responses
+from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import Id
 
-router = APIRouter(prefix="/v1", tags=["users and tokens"])
+router = APIRouter(prefix="/v1", tags=["users and tokens"], route_class=IdempotentRoute)
 
 
 class PrincipalIsNotAUser(Forbidden):

@@ -5,9 +5,12 @@ from pydantic import Field, StringConstraints
 
 from ainotes.core.schemas import Schema
 
+# Pydantic checks the pattern before lowering the case, so the pattern admits capitals.
 Username = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$"),
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+    ),
 ]
 TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 

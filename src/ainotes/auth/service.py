@@ -17,7 +17,11 @@ from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.principal import Principal, PrincipalKind
 
-TOKEN_PREFIX = "ain_"  # noqa: S105 (a marker, not a secret)
+# Markers, not secrets: every ainotes token starts with TOKEN_PREFIX (a JWT never does), and the
+# kind of principal it belongs to can be told without a query.
+TOKEN_PREFIX = "ain_"  # noqa: S105
+USER_TOKEN_PREFIX = TOKEN_PREFIX + "pat_"
+AGENT_TOKEN_PREFIX = TOKEN_PREFIX + "agt_"
 # last_used_at is written at most this often per token, so that reads stay reads.
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 _USERNAME_FROM_SUBJECT = re.compile(r"[^a-z0-9_.-]")
@@ -62,13 +66,13 @@ async def issue_token(
     session: WritableSession, user: User, name: str, expires_in_days: int | None = None
 ) -> tuple[AccessToken, str]:
     """Create a token; the secret is returned once and never stored."""
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    secret = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = AccessToken(
         user_id=user.id,
         name=name,
         token_hash=hash_token(secret),
-        token_prefix=secret[:12],
+        token_prefix=secret[:16],
         created_at=now,
         expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
     )
@@ -117,8 +121,9 @@ async def verify_jwt(
         subject = verifier.subject(token)
     except jwt.InvalidTokenError as error:
         raise InvalidCredentials(f"The bearer JWT is not valid: {error}.") from None
-    username = subject.lower()
-    return username, await UserRepository(session).get_by_username(username)
+    # The same mapping that names users created from a subject, so that they are found again.
+    username = username_from_subject(subject)
+    return subject, await UserRepository(session).get_by_username(username)
 
 
 def username_from_subject(subject: str) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Select, TypeDecorator, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ainotes.core.errors import BadRequest
@@ -54,12 +54,10 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
         key = payload["k"]
         if not isinstance(key, list) or len(key) != 2 or not isinstance(key[1], str):
             raise ValueError("malformed key")
-        sort_value = key[0]
-        if isinstance(ordering.column.type.python_type, type) and issubclass(
-            ordering.column.type.python_type, datetime
-        ):
-            sort_value = datetime.fromisoformat(sort_value)
-        return [sort_value, key[1]]
+        column_type = ordering.column.type
+        if isinstance(column_type, TypeDecorator):
+            column_type = column_type.impl_instance
+        return [_sort_value(column_type.python_type, key[0]), key[1]]
     except (
         ValueError,
         TypeError,
@@ -71,6 +69,21 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
         raise InvalidCursor(
             "The cursor is not one this listing issued; start again without it."
         ) from None
+
+
+def _sort_value(python_type: type, value: Any) -> Any:
+    """The cursor's sort value, checked against the column's type, so that a forged cursor is
+    a 400 here rather than a type error in the database."""
+    if issubclass(python_type, datetime):
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError("a cursor carries timezone-aware times only")
+        return parsed
+    if issubclass(python_type, int) and (not isinstance(value, int) or isinstance(value, bool)):
+        raise ValueError("an integer sort key was expected")
+    if issubclass(python_type, str) and not isinstance(value, str):
+        raise ValueError("a string sort key was expected")
+    return value
 
 
 def paginate(

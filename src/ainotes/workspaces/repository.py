@@ -57,13 +57,15 @@ class MembershipRepository:
 
     async def lock_owners(self) -> int:
         """Count owners, locking their rows (PostgreSQL) so that two concurrent demotions
-        cannot both see another owner left. SQLite writers are serialized already."""
+        cannot both see another owner left. SQLite writers are serialized already. Locked in
+        user_id order, so that two transactions taking these locks cannot deadlock."""
         statement = (
             select(Membership.user_id)
             .where(
                 Membership.workspace_id == self.workspace_id,
                 Membership.role == Role.OWNER,
             )
+            .order_by(Membership.user_id)
             .with_for_update()
         )
         return len((await self.session.execute(statement)).all())

@@ -6,6 +6,7 @@ from ainotes.auth.dependencies import CurrentPrincipal
 from ainotes.core.config import Settings
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
+from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import Id
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
@@ -58,7 +59,7 @@ def member_read(member: Member) -> MemberRead:
 
 
 def build_router(settings: Settings) -> APIRouter:
-    router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
+    router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"], route_class=IdempotentRoute)
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
     scoped = problem_responses(WorkspaceNotFound, InsufficientRole)

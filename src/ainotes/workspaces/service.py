@@ -132,15 +132,20 @@ async def add_member(
     return Member(membership, user)
 
 
-async def _existing_member(members: MembershipRepository, user_id: str) -> Member:
+async def _lock_owners_then_member(
+    members: MembershipRepository, user_id: str
+) -> tuple[int, Member]:
+    """The number of owners and the member, all locked. Owners are locked first and in one
+    order, so that concurrent role changes queue on PostgreSQL instead of deadlocking."""
+    owners = await members.lock_owners()
     found = await members.get(user_id, for_update=True)
     if found is None:
         raise MemberNotFound(f"User {user_id} is not a member of this workspace.")
-    return Member(*found)
+    return owners, Member(*found)
 
 
-async def _ensure_another_owner(members: MembershipRepository, member: Member) -> None:
-    if member.membership.role == Role.OWNER and await members.lock_owners() <= 1:
+def _ensure_another_owner(owners: int, member: Member) -> None:
+    if member.membership.role == Role.OWNER and owners <= 1:
         raise LastOwner("This is the workspace's only owner; make another member owner first.")
 
 
@@ -148,9 +153,9 @@ async def change_role(
     session: WritableSession, access: WorkspaceAccess, user_id: str, role: Role
 ) -> Member:
     members = MembershipRepository(session, access.workspace_id)
-    member = await _existing_member(members, user_id)
+    owners, member = await _lock_owners_then_member(members, user_id)
     if role != Role.OWNER:
-        await _ensure_another_owner(members, member)
+        _ensure_another_owner(owners, member)
     member.membership.role = role
     await session.flush()
     return member
@@ -161,6 +166,6 @@ async def remove_member(session: WritableSession, access: WorkspaceAccess, user_
     if user_id != access.principal.id and not access.role.allows(Role.OWNER):
         raise InsufficientRole("Only owners remove other members; you may only leave.")
     members = MembershipRepository(session, access.workspace_id)
-    member = await _existing_member(members, user_id)
-    await _ensure_another_owner(members, member)
+    owners, member = await _lock_owners_then_member(members, user_id)
+    _ensure_another_owner(owners, member)
     await members.remove(user_id)
