@@ -3,10 +3,11 @@
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -15,13 +16,16 @@ from ainotes import __version__
 from ainotes.artifacts import routes as artifacts_routes
 from ainotes.attachments import routes as attachments_routes
 from ainotes.auth import routes as auth_routes
+from ainotes.auth import service as auth_service
 from ainotes.auth.jwt import JwtVerifier
 from ainotes.core import health
 from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database
 from ainotes.core.errors import ProblemDetail, install_error_handlers
+from ainotes.core.idempotency import IdempotencyConfig, PrincipalResolver
 from ainotes.core.logging import configure_logging
 from ainotes.core.middleware import RequestContextMiddleware
+from ainotes.core.principal import Principal
 from ainotes.notes import events as note_events
 from ainotes.notes import routes as notes_routes
 from ainotes.relationships import routes as relationships_routes
@@ -50,7 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings)
+        database = Database(settings)
+        app.state.database = database
+        app.state.idempotency = IdempotencyConfig(
+            database=database,
+            resolve_principal=_principal_resolver(database),
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            lock_timeout=timedelta(seconds=settings.idempotency_lock_timeout_seconds),
+            requires_key=_is_agent_request,
+        )
         try:
             yield
         finally:
@@ -87,6 +99,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_offline_docs(app)
     _register_problem_schema(app)
     return app
+
+
+def _principal_resolver(database: Database) -> PrincipalResolver:
+    """Who sent a request, for scoping its Idempotency-Key; None when the token is not valid
+    (the route itself then answers 401)."""
+
+    async def resolve(request: Request) -> Principal | None:
+        scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secret.strip():
+            return None
+        async with database.read_session() as session:
+            verified = await auth_service.verify_access_token(session, secret.strip())
+        return verified[0] if verified else None
+
+    return resolve
+
+
+def _is_agent_request(request: Request) -> bool:
+    _, _, secret = request.headers.get("authorization", "").partition(" ")
+    return secret.strip().startswith(auth_service.AGENT_TOKEN_PREFIX)
 
 
 def subscribe_note_listeners() -> None:

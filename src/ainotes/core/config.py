@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=200, ge=1, le=1000)
     default_page_size: int = Field(default=50, ge=1, le=1000)
 
+    # How long a completed Idempotency-Key is remembered, and how long a claim may stay
+    # in progress before a retry may take it over (a crashed request's claim).
+    idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
+    idempotency_lock_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+
     # Create an admin user and print its token on the first `serve` against an empty database.
     bootstrap_admin: bool = True
 

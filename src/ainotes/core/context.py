@@ -29,3 +29,15 @@ def get_request_context() -> RequestContext | None:
 def current_request_id() -> str:
     context = _request_context.get()
     return context.request_id if context else "-"
+
+
+# Set while an idempotent request runs, so that the audit events it writes name its key.
+_idempotency_key_hash: ContextVar[str | None] = ContextVar("idempotency_key_hash", default=None)
+
+
+def set_idempotency_key_hash(value: str | None) -> None:
+    _idempotency_key_hash.set(value)
+
+
+def current_idempotency_key_hash() -> str | None:
+    return _idempotency_key_hash.get()

@@ -9,7 +9,8 @@ PostgreSQL: asyncpg with a connection pool; reads and writes share one engine fo
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, NewType
 
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from ainotes.core.config import Settings
 
 ReadOnlySession = NewType("ReadOnlySession", AsyncSession)
+_holding_write_lock: ContextVar[bool] = ContextVar("holding_write_lock", default=False)
 WritableSession = NewType("WritableSession", ReadOnlySession)
 
 
@@ -96,24 +98,37 @@ class Database:
 
     @contextlib.asynccontextmanager
     async def read_session(self) -> AsyncIterator[ReadOnlySession]:
+        # Closing ends the transaction without expiring loaded objects, so that they can still
+        # be serialized after the session is gone.
         async with self.read_sessionmaker() as session:
-            try:
-                yield ReadOnlySession(session)
-            finally:
-                await session.rollback()
+            yield ReadOnlySession(session)
 
     @contextlib.asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
         if self._write_lock is None:
             yield
-        else:
-            async with self._write_lock:
+            return
+        if _holding_write_lock.get():
+            # The lock is not reentrant: waiting here would wait for ourselves forever.
+            raise RuntimeError("a write session was opened inside another one on SQLite")
+        async with self._write_lock:
+            token = _holding_write_lock.set(True)
+            try:
                 yield
+            finally:
+                _holding_write_lock.reset(token)
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def after_request(request: Request, callback: Callable[[], Awaitable[None]]) -> None:
+    """Run ``callback`` once the request's own transaction has ended (after the response), for
+    small writes of their own that must not wait for, or deadlock on, the request's write lock."""
+    stack: contextlib.AsyncExitStack = request.scope["fastapi_inner_astack"]
+    stack.push_async_callback(callback)
 
 
 def get_database(request: Request) -> Database:
@@ -123,6 +138,8 @@ def get_database(request: Request) -> Database:
 
 async def _write_session(request: Request) -> AsyncIterator[WritableSession]:
     async with get_database(request).write_session() as session:
+        # Idempotency completes its key in this same transaction (core/idempotency.py).
+        request.state.write_session = session
         yield session
 
 

@@ -9,14 +9,18 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ainotes.core.context import current_request_id
 
+logger = structlog.get_logger("ainotes.errors")
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://ainotes.dev/problems/"
 
@@ -237,8 +241,30 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
     return problem_response(request, problem_class(detail, headers=headers))
 
 
+class DatabaseBusy(ServiceUnavailable):
+    slug = "database-busy"
+    title = "Database busy"
+
+
+async def _handle_database_busy(request: Request, exc: Exception) -> JSONResponse:
+    """Running out of pooled connections, or a SQLite writer waiting past its busy timeout,
+    is load, not a bug: the client may retry."""
+    if isinstance(exc, OperationalError) and "locked" not in str(exc.orig).lower():
+        raise exc
+    logger.warning("database busy", error=type(exc).__name__)
+    return problem_response(
+        request,
+        DatabaseBusy(
+            "The database is busy with other requests; retry shortly.",
+            headers={"Retry-After": "1"},
+        ),
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(PoolTimeout, _handle_database_busy)
+    app.add_exception_handler(OperationalError, _handle_database_busy)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     # Unexpected exceptions are turned into 500 problems by RequestContextMiddleware, which
@@ -260,8 +286,9 @@ def problem_responses(
 
 def _problem_response_doc(classes: Iterable[type[ProblemError]]) -> dict[str, Any]:
     unique = list(dict.fromkeys(classes))
+    # No "model": FastAPI would document it as application/json too, which errors never are.
+    # The ProblemDetail component is registered once by the application factory.
     return {
-        "model": ProblemDetail,
         "content": {
             PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
         },

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 import ainotes.artifacts.models
 import ainotes.attachments.models
 import ainotes.auth.models
+import ainotes.core.audit
+import ainotes.core.idempotency
 import ainotes.notes.models
 import ainotes.relationships.models
 import ainotes.search.models

@@ -1,7 +1,7 @@
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from pydantic import AwareDatetime
 
 from ainotes.core.concurrency import (
     ExpectedVersion,
@@ -12,6 +12,7 @@ from ainotes.core.concurrency import (
 from ainotes.core.config import Settings
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
+from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
@@ -44,7 +45,9 @@ Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version of the 
 
 
 def build_router(settings: Settings) -> APIRouter:
-    router = APIRouter(prefix="/v1/workspaces/{workspace_id}/notes", tags=["notes"])
+    router = APIRouter(
+        prefix="/v1/workspaces/{workspace_id}/notes", tags=["notes"], route_class=IdempotentRoute
+    )
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
     limits = notes_service.NoteLimits(max_body_chars=settings.max_note_body_chars)
@@ -82,7 +85,10 @@ def build_router(settings: Settings) -> APIRouter:
         ] = None,
         pinned: bool | None = None,
         archived: bool | None = None,
-        updated_after: datetime | None = None,
+        updated_after: Annotated[
+            AwareDatetime | None,
+            Query(description="Only notes changed after this instant (with a UTC offset)."),
+        ] = None,
         trashed: Annotated[
             bool, Query(description="List the trash instead of live notes.")
         ] = False,
