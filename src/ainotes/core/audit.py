@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String, Text, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ainotes.core.context import get_request_context
+from ainotes.core.context import current_idempotency_key_hash, get_request_context
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import Base, utcnow
 from ainotes.core.principal import Principal
@@ -172,7 +172,7 @@ async def record(
         workflow_id=context.workflow_id if context else None,
         workflow_step=context.workflow_step if context else None,
         proposal_id=proposal_id,
-        idempotency_key_hash=idempotency_key_hash,
+        idempotency_key_hash=idempotency_key_hash or current_idempotency_key_hash(),
         client_ip=context.client_ip if context else None,
         user_agent=context.user_agent if context else None,
         prev_hash=prev_hash,
