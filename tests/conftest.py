@@ -68,7 +68,7 @@ async def make_database_url(backend: str, directory: Path, label: str) -> str:
     return await _postgres_database(f"ainotes_test_{label}_{uuid.uuid4().hex[:8]}")
 
 
-def test_settings(database_url: str, data_dir: Path) -> Settings:
+def settings_for(database_url: str, data_dir: Path) -> Settings:
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
@@ -87,7 +87,7 @@ async def settings(
 ) -> AsyncIterator[Settings]:
     directory = tmp_path_factory.mktemp(f"db-{request.param}")
     url = await make_database_url(request.param, directory, f"{request.param}_{_worker()}")
-    settings = test_settings(url, directory)
+    settings = settings_for(url, directory)
     # Alembic's env runs its own event loop, so it gets a thread of its own.
     await anyio.to_thread.run_sync(migrations.upgrade, settings.effective_database_url)
     yield settings

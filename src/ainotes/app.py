@@ -144,6 +144,8 @@ def _install_offline_docs(app: FastAPI) -> None:
             swagger_js_url="/docs/assets/swagger-ui-bundle.js",
             swagger_css_url="/docs/assets/swagger-ui.css",
             swagger_favicon_url="/docs/assets/favicon-32x32.png",
+            # The validator badge would call an outside service.
+            swagger_ui_parameters={"validatorUrl": None},
         )
 
 

@@ -28,7 +28,7 @@ async def empty_database(settings: Settings, tmp_path: Path) -> AsyncIterator[Da
     """A freshly migrated database of the same backend, with no users at all."""
     backend = "sqlite" if settings.is_sqlite else "postgres"
     url = await conftest.make_database_url(backend, tmp_path, f"empty_{backend}")
-    fresh = conftest.test_settings(url, tmp_path)
+    fresh = conftest.settings_for(url, tmp_path)
     await anyio.to_thread.run_sync(migrations.upgrade, fresh.effective_database_url)
     database = Database(fresh)
     try:

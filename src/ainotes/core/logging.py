@@ -22,6 +22,17 @@ def _add_request_context(_: Any, __: str, event_dict: dict[str, Any]) -> dict[st
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write, not at setup, so that
+    streams swapped in later (a test's capture, a re-opened daemon stream) get the logs."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(level: str = "info", log_format: str = "auto") -> None:
     use_console = log_format == "console" or (log_format == "auto" and sys.stderr.isatty())
     shared: list[Any] = [
@@ -41,8 +52,10 @@ def configure_logging(level: str = "info", log_format: str = "auto") -> None:
     structlog.configure(
         processors=[*shared, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        # Every create_app() configures logging again; cached loggers would keep the level and
+        # renderer of whichever configuration they first met.
+        cache_logger_on_first_use=False,
     )
     # Route stdlib loggers (uvicorn, alembic, sqlalchemy) through the same renderer.
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -52,7 +65,7 @@ def configure_logging(level: str = "info", log_format: str = "auto") -> None:
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers = [handler]

@@ -8,6 +8,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -31,6 +32,11 @@ def current_revision(connection: Connection) -> str | None:
 
 
 def upgrade(database_url: str, revision: str = "heads") -> None:
+    # The first `ainotes db upgrade` or `serve` of a fresh install creates the SQLite file, and
+    # SQLite cannot create the data directory it goes in.
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), revision)
 
 

@@ -18,6 +18,7 @@ import ainotes.search.models
 import ainotes.tasks.models
 import ainotes.workspaces.models  # noqa: F401
 from ainotes.core.models import Base
+from ainotes.search.models import is_engine_managed
 
 target_metadata = Base.metadata
 
@@ -28,6 +29,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=lambda *args: not is_engine_managed(*args),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -46,3 +46,26 @@ class SearchDocument(Base, WorkspaceScoped):
     # SQLite only: FTS5 keys rows by integer, and this table's own rowid is not stable across
     # VACUUM. NULL on PostgreSQL, where the tsvector lives on this row.
     fts_rowid: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# Created by the migration and deliberately not declared above; Alembic's autogenerate must
+# neither offer to drop them nor report them as differences.
+ENGINE_MANAGED_TABLE_PREFIX = "search_fts"
+ENGINE_MANAGED_COLUMNS = frozenset({("search_documents", "search_vector")})
+ENGINE_MANAGED_INDEXES = frozenset({"ix_search_documents_search_vector"})
+
+
+def is_engine_managed(
+    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """An Alembic ``include_object`` test for the engine-specific search objects."""
+    if not reflected or compare_to is not None:
+        return False
+    if type_ == "table":
+        return (name or "").startswith(ENGINE_MANAGED_TABLE_PREFIX)
+    if type_ == "column":
+        table = getattr(getattr(item, "table", None), "name", None)
+        return (table, name) in ENGINE_MANAGED_COLUMNS
+    if type_ == "index":
+        return name in ENGINE_MANAGED_INDEXES
+    return False

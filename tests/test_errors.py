@@ -1,0 +1,183 @@
+"""Every error the API returns is an RFC 9457 problem with the same members."""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from ainotes.app import create_app
+from ainotes.core.config import Settings
+from ainotes.core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from tests.factories import Factory
+
+pytestmark = pytest.mark.anyio
+
+PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "request_id"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is a problem+json body of ``status`` whose request id is the header's."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
+    body: dict[str, Any] = response.json()
+    assert body.keys() >= PROBLEM_MEMBERS
+    assert body["status"] == status
+    assert body["type"].startswith(PROBLEM_TYPE_BASE)
+    assert body["title"]
+    assert body["detail"]
+    assert body["instance"] == response.request.url.path
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+class TestRouting:
+    async def test_unknown_route_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/no-such-thing")
+        body = assert_problem(response, 404)
+        assert "/v1/no-such-thing" in body["detail"]
+
+    async def test_wrong_method_is_405(self, client: httpx.AsyncClient) -> None:
+        response = await client.put("/health")
+        body = assert_problem(response, 405)
+        assert body["type"] == PROBLEM_TYPE_BASE + "method-not-allowed"
+        assert "GET" in response.headers["allow"]
+
+    async def test_client_request_id_is_used_in_the_problem(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.get("/v1/nowhere", headers={"X-Request-ID": "client-id-42"})
+        assert assert_problem(response, 404)["request_id"] == "client-id-42"
+
+
+class TestBody:
+    async def test_malformed_json_is_400(self, factory: Factory) -> None:
+        owner = await factory.user()
+        response = await factory.client.post(
+            "/v1/workspaces",
+            content=b'{"name": "unterminated',
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        body = assert_problem(response, 400)
+        assert body["type"] == PROBLEM_TYPE_BASE + "malformed-body"
+
+    async def test_wrong_type_is_422_with_errors(self, factory: Factory) -> None:
+        owner = await factory.user()
+        response = await factory.client.post(
+            "/v1/workspaces", json={"name": ["not", "a", "string"]}, headers=owner.headers
+        )
+        body = assert_problem(response, 422)
+        assert body["type"] == PROBLEM_TYPE_BASE + "validation-failed"
+        assert [error["loc"] for error in body["errors"]] == [["body", "name"]]
+        assert all(error["msg"] and error["type"] for error in body["errors"])
+
+    async def test_unknown_field_is_422_with_errors(self, factory: Factory) -> None:
+        owner = await factory.user()
+        response = await factory.client.post(
+            "/v1/workspaces", json={"name": "ok", "colour": "red"}, headers=owner.headers
+        )
+        body = assert_problem(response, 422)
+        assert {"loc": ["body", "colour"], "type": "extra_forbidden"}.items() <= (
+            body["errors"][0].items()
+        )
+
+    async def test_invalid_path_parameter_is_422(self, factory: Factory) -> None:
+        owner = await factory.user()
+        response = await factory.client.get("/v1/workspaces/not-an-id", headers=owner.headers)
+        body = assert_problem(response, 422)
+        assert body["errors"][0]["loc"] == ["path", "workspace_id"]
+
+    async def test_declared_oversized_body_is_413(
+        self, factory: Factory, settings: Settings
+    ) -> None:
+        owner = await factory.user()
+        payload = json.dumps({"name": "x" * settings.max_request_body_bytes}).encode()
+        response = await factory.client.post(
+            "/v1/workspaces",
+            content=payload,
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert response.request.headers["content-length"] == str(len(payload))
+        assert_problem(response, 413)
+
+    async def test_streamed_oversized_body_without_length_is_413(
+        self, factory: Factory, settings: Settings
+    ) -> None:
+        owner = await factory.user()
+        chunk = b"x" * 64 * 1024
+        chunks = settings.max_request_body_bytes // len(chunk) + 2
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b'{"name": "'
+            for _ in range(chunks):
+                yield chunk
+            yield b'"}'
+
+        response = await factory.client.post(
+            "/v1/workspaces",
+            content=body(),
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert "content-length" not in response.request.headers
+        assert_problem(response, 413)
+
+    async def test_body_under_the_limit_is_accepted(self, factory: Factory) -> None:
+        owner = await factory.user()
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b'{"name": '
+            yield b'"streamed"}'
+
+        response = await factory.client.post(
+            "/v1/workspaces",
+            content=body(),
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 201, response.text
+
+
+class TestAuthentication:
+    async def test_missing_token_is_401_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/workspaces")
+        assert_problem(response, 401)
+
+    async def test_unknown_token_is_401_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(
+            "/v1/workspaces", headers={"Authorization": "Bearer ain_not-a-real-token"}
+        )
+        assert_problem(response, 401)
+
+
+class TestUnexpectedException:
+    async def test_is_500_that_leaks_nothing_and_is_logged(
+        self, settings: Settings, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        app = create_app(settings.model_copy(update={"log_level": "info", "log_format": "json"}))
+
+        @app.get("/v1/explode")
+        async def explode() -> None:
+            raise RuntimeError("secret internals")
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
+        ):
+            capsys.readouterr()
+            response = await http.get("/v1/explode")
+
+        body = assert_problem(response, 500)
+        assert "secret internals" not in response.text
+        assert "RuntimeError" not in response.text
+        assert "Traceback" not in response.text
+        assert body["type"] == PROBLEM_TYPE_BASE + "internal-error"
+
+        logged = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+        errors = [entry for entry in logged if entry.get("level") == "error"]
+        assert len(errors) == 1
+        assert "secret internals" in errors[0]["exception"]
+        assert errors[0]["request_id"] == body["request_id"]
+        access = [entry for entry in logged if entry.get("event") == "request"]
+        assert [entry["status"] for entry in access] == [500]

@@ -1,0 +1,170 @@
+"""Request ids, correlation ids and the one access log line per request."""
+
+import json
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from ainotes.app import create_app
+from ainotes.core.config import Settings
+from ainotes.core.db import Database
+from tests.factories import Factory
+
+pytestmark = pytest.mark.anyio
+
+ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+@pytest.fixture
+async def logging_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """An app that logs at info level as JSON lines, so that tests can read its access log."""
+    app = create_app(settings.model_copy(update={"log_level": "info", "log_format": "json"}))
+    async with LifespanManager(app):
+        yield app
+
+
+@pytest.fixture
+async def logging_client(logging_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=logging_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http:
+        yield http
+
+
+@pytest.fixture
+def logging_factory(logging_app: FastAPI, logging_client: httpx.AsyncClient) -> Factory:
+    database: Database = logging_app.state.database
+    return Factory(database, logging_client)
+
+
+def access_lines(captured: str) -> list[dict[str, Any]]:
+    entries = [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+    return [entry for entry in entries if entry.get("event") == "request"]
+
+
+class TestRequestId:
+    async def test_well_formed_id_is_echoed(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health", headers={"X-Request-ID": "req-1.a:b_C"})
+        assert response.headers["x-request-id"] == "req-1.a:b_C"
+
+    @pytest.mark.parametrize(
+        "supplied",
+        ["has spaces in it", "x" * 500, "new\nline", "semi;colon", "ünïcode"],
+        ids=["spaces", "500-chars", "newline", "semicolon", "non-ascii"],
+    )
+    async def test_malformed_id_is_replaced(self, client: httpx.AsyncClient, supplied: str) -> None:
+        response = await client.get(
+            "/health", headers=[(b"X-Request-ID", supplied.encode("utf-8"))]
+        )
+        assert ULID.match(response.headers["x-request-id"])
+
+    async def test_absent_id_is_generated_per_request(self, client: httpx.AsyncClient) -> None:
+        first = await client.get("/health")
+        second = await client.get("/health")
+        assert ULID.match(first.headers["x-request-id"])
+        assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+    async def test_correlation_id_is_echoed(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health", headers={"X-Correlation-ID": "flow-7"})
+        assert response.headers["x-correlation-id"] == "flow-7"
+
+    async def test_malformed_correlation_id_is_dropped(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/health", headers={"X-Correlation-ID": "a b"})
+        assert "x-correlation-id" not in response.headers
+
+
+class TestAccessLog:
+    async def test_one_line_per_request_with_route_template_and_principal(
+        self, logging_factory: Factory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        owner = await logging_factory.user()
+        workspace = await logging_factory.workspace(owner)
+        capsys.readouterr()
+
+        response = await logging_factory.client.get(
+            f"/v1/workspaces/{workspace['id']}", headers=owner.headers
+        )
+
+        assert response.status_code == 200
+        [line] = access_lines(capsys.readouterr().err)
+        assert line["method"] == "GET"
+        assert line["route"] == "/v1/workspaces/{workspace_id}"
+        assert line["status"] == 200
+        assert isinstance(line["duration_ms"], float | int)
+        assert line["duration_ms"] >= 0
+        assert line["principal_id"] == owner.user_id
+        assert line["request_id"] == response.headers["x-request-id"]
+        assert line["level"] == "info"
+
+    async def test_anonymous_and_unmatched_requests_are_logged(
+        self, logging_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        await logging_client.get("/health")
+        await logging_client.delete("/v1/nothing/here")
+        health, unmatched = access_lines(capsys.readouterr().err)
+        assert (health["route"], health["status"], health["principal_id"]) == ("/health", 200, None)
+        assert (unmatched["method"], unmatched["route"], unmatched["status"]) == (
+            "DELETE",
+            "<unmatched>",
+            404,
+        )
+
+    async def test_correlation_and_trace_ids_are_carried(
+        self, logging_client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        await logging_client.get(
+            "/health",
+            headers={
+                "X-Request-ID": "req-carried",
+                "X-Correlation-ID": "corr-carried",
+                "traceparent": TRACEPARENT,
+            },
+        )
+        [line] = access_lines(capsys.readouterr().err)
+        assert line["request_id"] == "req-carried"
+        assert line["correlation_id"] == "corr-carried"
+        assert line["trace_id"] == TRACE_ID
+
+    @pytest.mark.parametrize(
+        "traceparent",
+        [
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            f"00-{TRACE_ID}-short-01",
+        ],
+        ids=["garbage", "zero-trace-id", "bad-parent-id"],
+    )
+    async def test_invalid_traceparent_is_ignored(
+        self,
+        logging_client: httpx.AsyncClient,
+        capsys: pytest.CaptureFixture[str],
+        traceparent: str,
+    ) -> None:
+        capsys.readouterr()
+        await logging_client.get("/health", headers={"traceparent": traceparent})
+        [line] = access_lines(capsys.readouterr().err)
+        assert "trace_id" not in line
+
+    async def test_refused_body_is_logged_once(
+        self,
+        logging_client: httpx.AsyncClient,
+        settings: Settings,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        capsys.readouterr()
+        response = await logging_client.post(
+            "/v1/workspaces",
+            content=b"x" * (settings.max_request_body_bytes + 1),
+            headers={"Content-Type": "application/json"},
+        )
+        assert response.status_code == 413
+        [line] = access_lines(capsys.readouterr().err)
+        assert (line["method"], line["status"]) == ("POST", 413)

@@ -1,0 +1,198 @@
+"""The OpenAPI document covers every route and documents its problems; /docs works offline."""
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from ainotes.core.errors import PROBLEM_CONTENT_TYPE
+
+pytestmark = pytest.mark.anyio
+
+PROBLEM_REF = "#/components/schemas/ProblemDetail"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    route: APIRoute
+
+
+def api_operations(app: FastAPI) -> Iterator[Operation]:
+    """Every (method, path) the app answers through an APIRoute, with included routers'
+    prefixes applied: ``app.routes`` holds included routers unflattened."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute):
+            assert context.path is not None
+            for method in sorted(context.methods or ()):
+                yield Operation(method, context.path, route)
+
+
+@pytest.fixture
+async def document(app: FastAPI) -> dict[str, Any]:
+    return app.openapi()
+
+
+def operations_of(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in HTTP_METHODS:
+                yield method, path, operation
+
+
+class TestDocument:
+    async def test_served_document_is_openapi_3_1(
+        self, client: httpx.AsyncClient, document: dict[str, Any]
+    ) -> None:
+        response = await client.get("/openapi.json")
+        assert response.status_code == 200
+        served = response.json()
+        assert served["openapi"].startswith("3.1.")
+        assert served["info"]["title"] == "ainotes"
+        assert served["info"]["version"]
+        assert served["paths"] == document["paths"]
+
+    async def test_every_v1_route_is_documented(
+        self, app: FastAPI, document: dict[str, Any]
+    ) -> None:
+        undocumented = [
+            f"{op.method} {op.path}"
+            for op in api_operations(app)
+            if op.path.startswith("/v1")
+            and op.method.lower() not in document["paths"].get(op.path, {})
+        ]
+        assert undocumented == []
+        assert sum(1 for op in api_operations(app) if op.path.startswith("/v1")) > 10
+
+    async def test_every_v1_route_is_in_the_schema(self, app: FastAPI) -> None:
+        hidden = [
+            f"{op.method} {op.path}"
+            for op in api_operations(app)
+            if op.path.startswith("/v1") and not op.route.include_in_schema
+        ]
+        assert hidden == []
+
+    async def test_operation_ids_are_unique(self, document: dict[str, Any]) -> None:
+        ids = [operation["operationId"] for _, _, operation in operations_of(document)]
+        assert all(ids)
+        assert len(ids) == len(set(ids))
+
+    async def test_all_refs_resolve(self, document: dict[str, Any]) -> None:
+        refs = set(re.findall(r'"\$ref": "([^"]+)"', json.dumps(document)))
+        schemas = document["components"]["schemas"]
+        missing = [ref for ref in refs if ref.rsplit("/", 1)[1] not in schemas]
+        assert missing == []
+
+    async def test_problem_detail_schema(self, document: dict[str, Any]) -> None:
+        problem = document["components"]["schemas"]["ProblemDetail"]
+        assert set(problem["required"]) == {
+            "type",
+            "title",
+            "status",
+            "detail",
+            "instance",
+            "request_id",
+        }
+        assert "HTTPValidationError" not in document["components"]["schemas"]
+
+
+class TestProblemResponses:
+    async def test_every_v1_operation_documents_401_and_422(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method} {path}: {status}"
+            for method, path, operation in operations_of(document)
+            if path.startswith("/v1")
+            for status in ("401", "422")
+            if status not in operation["responses"]
+        ]
+        assert missing == []
+
+    async def test_operations_with_input_document_422(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method} {path}"
+            for method, path, operation in operations_of(document)
+            if (operation.get("parameters") or operation.get("requestBody"))
+            and "422" not in operation["responses"]
+        ]
+        assert missing == []
+
+    async def test_every_error_response_is_a_problem(self, document: dict[str, Any]) -> None:
+        wrong = []
+        for method, path, operation in operations_of(document):
+            for status, response in operation["responses"].items():
+                if not status.startswith(("4", "5")):
+                    continue
+                content = response.get("content", {})
+                schema = content.get(PROBLEM_CONTENT_TYPE, {}).get("schema", {})
+                if set(content) != {PROBLEM_CONTENT_TYPE} or schema.get("$ref") != PROBLEM_REF:
+                    wrong.append(f"{method} {path} {status}: {content}")
+                if not response.get("description"):
+                    wrong.append(f"{method} {path} {status}: no description")
+        assert wrong == []
+
+    async def test_workspace_routes_document_404(self, document: dict[str, Any]) -> None:
+        """Non-members get 404 from every route under a workspace (see test_tenancy)."""
+        missing = [
+            f"{method} {path}"
+            for method, path, operation in operations_of(document)
+            if path.startswith("/v1/workspaces/{workspace_id}")
+            and "404" not in operation["responses"]
+        ]
+        assert missing == []
+
+    async def test_if_match_routes_document_412_and_400(self, document: dict[str, Any]) -> None:
+        missing = [
+            f"{method} {path}: {status}"
+            for method, path, operation in operations_of(document)
+            if any(p["name"].lower() == "if-match" for p in operation.get("parameters", []))
+            for status in ("400", "412")
+            if status not in operation["responses"]
+        ]
+        assert missing == []
+
+    async def test_paginated_routes_document_400_for_bad_cursors(
+        self, document: dict[str, Any]
+    ) -> None:
+        missing = [
+            f"{method} {path}"
+            for method, path, operation in operations_of(document)
+            if any(p["name"] == "cursor" for p in operation.get("parameters", []))
+            and "400" not in operation["responses"]
+        ]
+        assert missing == []
+
+
+class TestDocs:
+    async def test_docs_page_loads_only_local_assets(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/docs")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        html = response.text
+
+        absolute = re.findall(r"""https?://[^\s"'<>)]+""", html)
+        foreign = [url for url in absolute if urlsplit(url).netloc != client.base_url.netloc]
+        assert foreign == []
+
+        assets = re.findall(r"""<(?:script|link)\b[^>]*\b(?:src|href)=["']([^"']+)["']""", html)
+        assert any(asset.endswith(".js") for asset in assets)
+        assert any(asset.endswith(".css") for asset in assets)
+        for asset in assets:
+            assert asset.startswith("/"), asset
+            assert not asset.startswith("//"), asset
+            fetched = await client.get(asset)
+            assert fetched.status_code == 200, asset
+            assert fetched.content
+
+        openapi_url = re.search(r"""url:\s*['"]([^'"]+)['"]""", html)
+        assert openapi_url is not None
+        assert (await client.get(openapi_url.group(1))).status_code == 200
