@@ -1,8 +1,9 @@
 """``CurrentPrincipal``: the bearer token of the request, verified, or a 401.
 
-The lookup runs in a short read session of its own that returns its connection to the pool
-before the route takes its session, so that a request never holds two connections while it
-waits for one (which, under load, would exhaust the pool with requests waiting on each other).
+For routes outside a workspace the lookup runs in a short read session of its own that returns
+its connection to the pool before the route takes its session, so that a request never holds
+two connections while it waits for one (which, under load, would exhaust the pool with
+requests waiting on each other). Workspace routes authenticate in the request's own session.
 """
 
 from typing import Annotated
@@ -23,16 +24,40 @@ _bearer = HTTPBearer(
 )
 
 
-async def _current_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def _current_principal(request: Request, credentials: BearerCredentials) -> Principal:
+    async with get_database(request).read_session() as session:
+        return await authenticate(request, credentials, session)
+
+
+async def _principal_from_jwt_first(
+    request: Request, credentials: BearerCredentials
+) -> Principal | None:
+    # A JWT may create its user, a write of its own; it runs before the request's session opens.
+    if credentials is None or credentials.credentials.startswith(auth_service.TOKEN_PREFIX):
+        return None
+    principal = await _principal_from_jwt(request, credentials.credentials)
+    request.state.principal_id = principal.id
+    return principal
+
+
+# The principal of a JWT bearer, resolved ahead of the session; None for access tokens.
+JwtPrincipal = Annotated[Principal | None, Depends(_principal_from_jwt_first)]
+
+
+async def authenticate(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, session: ReadOnlySession
 ) -> Principal:
+    """The principal behind the request's bearer token, looked up in ``session``. Dependencies
+    that already hold the request's session (workspace access) pass it, which saves a
+    connection and a transaction per request."""
     if credentials is None:
         raise MissingCredentials()
     secret = credentials.credentials
     if secret.startswith(auth_service.TOKEN_PREFIX):
-        async with get_database(request).read_session() as session:
-            principal = await _principal_from_access_token(request, session, secret)
+        principal = await _principal_from_access_token(request, session, secret)
     else:
         principal = await _principal_from_jwt(request, secret)
     request.state.principal_id = principal.id
@@ -47,7 +72,9 @@ async def _principal_from_access_token(
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
     principal, token = verified
     if auth_service.last_use_is_stale(token, utcnow()):
-        after_request(request, lambda: _record_token_use(request, token.id))
+        # The id is read now: after a rollback the token object is expired and detached.
+        token_id = token.id
+        after_request(request, lambda: _record_token_use(request, token_id))
     return principal
 
 

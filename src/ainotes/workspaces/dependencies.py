@@ -1,15 +1,15 @@
 """Typed access to the workspace named in the path, resolved once per request.
 
 Non-members get 404 (existence does not leak); members below the needed role get 403. The
-membership is read in the same session as the rest of the request.
+token and the membership are read in the same session as the rest of the request.
 """
 
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Request
 
-from ainotes.auth.dependencies import CurrentPrincipal
+from ainotes.auth.dependencies import BearerCredentials, JwtPrincipal, authenticate
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.ids import ID_PATTERN
 from ainotes.workspaces import service as workspaces_service
@@ -21,8 +21,13 @@ WorkspaceId = Annotated[str, Path(pattern=ID_PATTERN, description="The workspace
 
 def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
-        workspace_id: WorkspaceId, principal: CurrentPrincipal, session: ReadSession
+        request: Request,
+        workspace_id: WorkspaceId,
+        credentials: BearerCredentials,
+        jwt_principal: JwtPrincipal,
+        session: ReadSession,
     ) -> WorkspaceAccess:
+        principal = jwt_principal or await authenticate(request, credentials, session)
         return await workspaces_service.get_access(session, principal, workspace_id, required)
 
     return dependency
@@ -30,8 +35,13 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
 
 def _writing(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
-        workspace_id: WorkspaceId, principal: CurrentPrincipal, session: WriteSession
+        request: Request,
+        workspace_id: WorkspaceId,
+        credentials: BearerCredentials,
+        jwt_principal: JwtPrincipal,
+        session: WriteSession,
     ) -> WorkspaceAccess:
+        principal = jwt_principal or await authenticate(request, credentials, session)
         return await workspaces_service.get_access(session, principal, workspace_id, required)
 
     return dependency
@@ -39,6 +49,8 @@ def _writing(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
 
 # For routes that read: any member.
 ViewableWorkspace = Annotated[WorkspaceAccess, Depends(_reading(Role.VIEWER))]
+# For what only owners may read (the audit log), without opening a write transaction.
+OwnerViewableWorkspace = Annotated[WorkspaceAccess, Depends(_reading(Role.OWNER))]
 # For routes that write: the access check shares the request's write transaction.
 MemberOfWorkspace = Annotated[WorkspaceAccess, Depends(_writing(Role.VIEWER))]
 EditableWorkspace = Annotated[WorkspaceAccess, Depends(_writing(Role.EDITOR))]
