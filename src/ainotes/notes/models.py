@@ -74,7 +74,7 @@ class NoteRevision(Base, WorkspaceScoped):
     trashed: Mapped[bool] = mapped_column(default=False)
     # What made this version: create, update, trash, restore, revision_restore.
     change: Mapped[str] = mapped_column(String(32))
-    # True when an update was made without If-Match (last write wins).
+    # True when the write was made without If-Match (last write wins).
     unconditional: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(26))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
