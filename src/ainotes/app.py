@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from ainotes import __version__
+from ainotes.agent_actions import routes as agent_actions_routes
 from ainotes.artifacts import routes as artifacts_routes
 from ainotes.attachments import routes as attachments_routes
 from ainotes.auth import routes as auth_routes
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(artifacts_routes.build_router(settings))
     app.include_router(attachments_routes.build_router(settings))
     app.include_router(search_routes.build_router(settings))
+    app.include_router(agent_actions_routes.build_router(settings))
     subscribe_note_listeners()
     _install_offline_docs(app)
     _register_problem_schema(app)

@@ -12,13 +12,16 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ainotes.agent_actions import service as agent_actions_service
 from ainotes.auth import service as auth_service
 from ainotes.core import migrations
 from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database, ReadOnlySession, WritableSession
 from ainotes.core.errors import ProblemError
 from ainotes.core.logging import configure_logging
+from ainotes.relationships import service as relationships_service
 from ainotes.search import service as search_service
+from ainotes.tasks import service as tasks_service
 
 T = TypeVar("T")
 
@@ -29,9 +32,11 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="Users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -210,13 +215,41 @@ def tokens_revoke(username: str, token_id: str) -> None:
     console.print(f"token {token_id} revoked")
 
 
+@audit_app.command("verify")
+def audit_verify(
+    workspace: Annotated[
+        str | None, typer.Option(help="Only this workspace's chain (default: every chain).")
+    ] = None,
+) -> None:
+    """Recompute the audit hash chains; exit 1 naming the first broken link of any chain."""
+    results = _run_read(
+        get_settings(),
+        lambda session: agent_actions_service.verify_chains(session, workspace),
+    )
+    # A chain with no events and nothing recorded as removed is a workspace id that is unknown.
+    if not results or (workspace is not None and results[0].ok and results[0].events == 0):
+        err_console.print(f"[red]error:[/red] no audit events for '{workspace or 'any chain'}'")
+        raise typer.Exit(1)
+    for result in results:
+        if result.ok:
+            console.print(f"{result.chain_id}: ok, {result.events} events")
+        else:
+            err_console.print(
+                f"[red]{result.chain_id}: broken at seq {result.first_broken_seq}[/red]: "
+                f"{result.reason}"
+            )
+    if not all(result.ok for result in results):
+        raise typer.Exit(1)
+
+
 @app.command()
 def reindex(
     workspace: Annotated[
         str | None, typer.Option(help="Only this workspace's id (default: every workspace).")
     ] = None,
 ) -> None:
-    """Rebuild the search index from the notes, one transaction per workspace."""
+    """Rebuild what is derived from the notes (links, tasks, the search index), one
+    transaction per workspace."""
     settings = get_settings()
 
     async def run() -> int:
@@ -228,6 +261,10 @@ def reindex(
                 bar = progress.add_task("reindexing notes", total=sum(p.notes for p in plan))
                 for item in plan:
                     async with database.write_session() as session:
+                        # Links and tasks first: notes written before their tables existed
+                        # get them, and the tasks' search documents with them.
+                        await relationships_service.rebuild(session, item.workspace_id)
+                        await tasks_service.resync(session, item.workspace_id)
                         await search_service.reindex_workspace(
                             session,
                             item.workspace_id,

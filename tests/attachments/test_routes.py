@@ -405,3 +405,49 @@ class TestListAttachments:
         )
         assert [a["id"] for a in second.json()["items"]] == [created[0]["id"]]
         assert second.json()["next_cursor"] is None
+
+
+class TestNoteListsItsAttachments:
+    async def test_single_note_read_lists_referenced_attachments_in_order(
+        self, space: Space
+    ) -> None:
+        first = await space.uploaded(b"first file", filename="one.txt")
+        second = await space.uploaded(PNG, filename="two.png")
+        stranger = await space.factory.user("stranger")
+        elsewhere = await space.factory.workspace(stranger)
+        other = await space.client.post(
+            f"/v1/workspaces/{elsewhere['id']}/attachments",
+            content=b"other workspace",
+            headers=stranger.headers,
+        )
+        assert other.status_code == 201, other.text
+        body = (
+            f"![chart](attachment:{second['id']})\n"
+            f"[notes](attachment:{first['id']}) and again ![](attachment:{second['id']})\n"
+            f"`![](attachment:{first['id']})` is only an example\n"
+            f"![theirs](attachment:{other.json()['id']})\n"
+            "![gone](attachment:01JDZZZZZZZZZZZZZZZZZZZZZZ)\n"
+        )
+        note = await space.factory.note(space.workspace, space.owner, body=body)
+        assert "attachments" not in note
+        notes_url = f"/v1/workspaces/{space.workspace['id']}/notes"
+
+        response = await space.client.get(f"{notes_url}/{note['id']}", headers=space.owner.headers)
+
+        assert response.status_code == 200, response.text
+        assert response.json()["attachments"] == [
+            {
+                "id": second["id"],
+                "filename": "two.png",
+                "content_type": "image/png",
+                "size": len(PNG),
+            },
+            {
+                "id": first["id"],
+                "filename": "one.txt",
+                "content_type": first["content_type"],
+                "size": len(b"first file"),
+            },
+        ]
+        listing = await space.client.get(notes_url, headers=space.owner.headers)
+        assert all("attachments" not in item for item in listing.json()["items"])

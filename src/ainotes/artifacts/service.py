@@ -35,16 +35,22 @@ from ainotes.artifacts.schemas import (
     SourceRef,
     SourceState,
 )
+from ainotes.core import audit
 from ainotes.core.concurrency import StaleVersion, check_version
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.pagination import Ordering, page_of
 from ainotes.notes import service as notes_service
 from ainotes.notes.errors import NoteNotFound
+from ainotes.search import service as search_service
+from ainotes.search.schemas import DocType
 from ainotes.workspaces.service import WorkspaceAccess
 
 # Newest first by id: ULIDs sort by creation time, and the primary key then serves the listing.
 ARTIFACT_ORDER = Ordering("id:desc", Artifact.id, Artifact.id, descending=True)
+# Characters of content text put in the search document; the index keeps less than this
+# anyway (search_service.MAX_INDEXED_BODY_CHARS), so collecting stops early on huge content.
+SEARCH_TEXT_CHARS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,44 @@ async def _views(session: ReadOnlySession, artifacts: Sequence[Artifact]) -> lis
     for row in await sources.with_current_versions([a.id for a in artifacts]):
         by_artifact[row.artifact_id].append(_status(row))
     return [ArtifactView(a, by_artifact.get(a.id, [])) for a in artifacts]
+
+
+def search_text(content: Any) -> str:
+    """The text of an artifact's content for search: its strings in document order (a
+    summary's text, cards' fronts and backs, questions and choices, outline items, terms and
+    definitions, a custom artifact's string values). Keys and numbers are left out."""
+    parts: list[str] = []
+    size = 0
+    stack = [content]
+    while stack and size < SEARCH_TEXT_CHARS:
+        value = stack.pop()
+        if isinstance(value, str):
+            parts.append(value)
+            size += len(value) + 1
+        elif isinstance(value, dict):
+            stack.extend(reversed(list(value.values())))
+        elif isinstance(value, list):
+            stack.extend(reversed(value))
+    return "\n".join(parts)[:SEARCH_TEXT_CHARS]
+
+
+async def _indexed(session: WritableSession, artifact: Artifact) -> ArtifactView:
+    """The artifact's view, after indexing it by title and content text; the note it belongs
+    to is its first source."""
+    view = await _view(session, artifact)
+    await search_service.index_document(
+        session,
+        artifact.workspace_id,
+        DocType.ARTIFACT,
+        artifact.id,
+        title=artifact.title,
+        body=search_text(artifact.content),
+        tags=[],
+        archived=False,
+        note_id=view.sources[0].note_id if view.sources else None,
+        updated_at=artifact.updated_at,
+    )
+    return view
 
 
 async def _view(session: ReadOnlySession, artifact: Artifact) -> ArtifactView:
@@ -151,6 +195,41 @@ def _validated_content(kind: ArtifactKind, content: dict[str, Any]) -> Any:
         ) from None
 
 
+def _audited(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "kind": artifact.kind,
+        "title": artifact.title,
+        "content": artifact.content,
+        "generator": artifact.generator,
+        "model": artifact.model,
+        "parameters": artifact.parameters,
+        "version": artifact.version,
+    }
+
+
+def _audited_sources(sources: Sequence[tuple[str, int]]) -> list[str]:
+    return [f"{note_id}@{version}" for note_id, version in sources]
+
+
+async def _record(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    action: str,
+    artifact: Artifact,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    await audit.record(
+        session,
+        actor=access.principal,
+        action=action,
+        target_type="artifact",
+        target_id=artifact.id,
+        workspace_id=access.workspace_id,
+        changes=audit.changes_between(before, after),
+    )
+
+
 def _apply_provenance(artifact: Artifact, provenance: Provenance) -> None:
     artifact.generator = provenance.generator
     artifact.model = provenance.model
@@ -179,7 +258,9 @@ async def create(
     await session.flush()
     await ArtifactSourceRepository(session, access.workspace_id).replace(artifact.id, sources)
     await session.flush()
-    return await _view(session, artifact)
+    after = {**_audited(artifact), "sources": _audited_sources(sources)}
+    await _record(session, access, "artifact.created", artifact, {}, after)
+    return await _indexed(session, artifact)
 
 
 async def get(session: ReadOnlySession, access: WorkspaceAccess, artifact_id: str) -> ArtifactView:
@@ -235,11 +316,13 @@ async def update(
     fields = {k: v for k, v in fields.items() if getattr(artifact, k) != v}
     sources = ArtifactSourceRepository(session, access.workspace_id)
     new_sources = None
+    before = _audited(artifact)
     if changes.sources is not None:
         resolved = await _resolve_sources(session, access, changes.sources)
         current = await sources.with_current_versions([artifact.id])
         if resolved != [(row.note_id, row.note_version) for row in current]:
             new_sources = resolved
+            before["sources"] = _audited_sources([(r.note_id, r.note_version) for r in current])
     if not fields and new_sources is None:
         return await _view(session, artifact)
     for key, value in fields.items():
@@ -256,7 +339,11 @@ async def update(
             f"The artifact changed while this request was writing it (it was at version "
             f"{artifact.version}).",
         ) from None
-    return await _view(session, artifact)
+    after = _audited(artifact)
+    if new_sources is not None:
+        after["sources"] = _audited_sources(new_sources)
+    await _record(session, access, "artifact.updated", artifact, before, after)
+    return await _indexed(session, artifact)
 
 
 async def delete(
@@ -267,5 +354,9 @@ async def delete(
 ) -> None:
     artifact = await _locked(session, access, artifact_id)
     check_version("artifact", artifact.version, expected_version)
+    await _record(session, access, "artifact.deleted", artifact, _audited(artifact), {})
     await ArtifactRepository(session, access.workspace_id).delete(artifact)
+    await search_service.remove_document(
+        session, access.workspace_id, DocType.ARTIFACT, artifact.id
+    )
     await session.flush()

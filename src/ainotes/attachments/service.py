@@ -29,6 +29,7 @@ from ainotes.attachments.models import Attachment
 from ainotes.attachments.repository import AttachmentRepository, BlobReferences
 from ainotes.attachments.sniffing import SNIFF_BYTES, normalize_declared, served_type, sniff
 from ainotes.attachments.storage import BlobMissing, BlobStore, BlobWriter
+from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.errors import BodyTooLarge
 from ainotes.core.ids import new_id
@@ -172,10 +173,39 @@ async def create(
     await BlobReferences(session).lock(attachment.sha256)
     AttachmentRepository(session, access.workspace_id).add(attachment)
     await session.flush()
+    await _record(session, access, "attachment.created", attachment, {}, _audited(attachment))
     # The row first: if storing the blob fails, the transaction rolls the row back. If the
     # commit fails after this, the blob stays unreferenced, which costs space but no data.
     await writer.commit()
     return attachment
+
+
+def _audited(attachment: Attachment) -> dict[str, str | int | None]:
+    return {
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+    }
+
+
+async def _record(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    action: str,
+    attachment: Attachment,
+    before: dict[str, str | int | None],
+    after: dict[str, str | int | None],
+) -> None:
+    await audit.record(
+        session,
+        actor=access.principal,
+        action=action,
+        target_type="attachment",
+        target_id=attachment.id,
+        workspace_id=access.workspace_id,
+        changes=audit.changes_between(before, after),
+    )
 
 
 # --- reads ------------------------------------------------------------------------------
@@ -292,6 +322,8 @@ async def delete(
             )
     blobs = BlobReferences(session)
     await blobs.lock(attachment.sha256)
+    # Before the blob can go: removing it cannot be rolled back if recording failed.
+    await _record(session, access, "attachment.deleted", attachment, _audited(attachment), {})
     await attachments.delete(attachment)
     await session.flush()
     # Checked after the row is gone, in the same transaction and under the blob lock, so that

@@ -48,7 +48,9 @@ async def create_token(
     body: TokenCreate, principal: CurrentPrincipal, session: WriteSession
 ) -> TokenCreated:
     user = await _user_of(session, principal)
-    token, secret = await auth_service.issue_token(session, user, body.name, body.expires_in_days)
+    token, secret = await auth_service.issue_token(
+        session, user, body.name, body.expires_in_days, actor=principal
+    )
     return TokenCreated.model_validate(
         {**TokenRead.model_validate(token).model_dump(), "token": secret}
     )
@@ -63,4 +65,4 @@ async def revoke_token(
     token_id: Id, principal: CurrentPrincipal, session: WriteSession
 ) -> AccessToken:
     user = await _user_of(session, principal)
-    return await auth_service.revoke_token(session, user.id, token_id)
+    return await auth_service.revoke_token(session, user.id, token_id, actor=principal)

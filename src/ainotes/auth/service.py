@@ -13,9 +13,10 @@ from ainotes.auth.errors import InvalidCredentials, TokenNotFound, UsernameTaken
 from ainotes.auth.jwt import JwtVerifier
 from ainotes.auth.models import AccessToken, User
 from ainotes.auth.repository import TokenRepository, UserRepository
+from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
-from ainotes.core.principal import Principal, PrincipalKind
+from ainotes.core.principal import SYSTEM_PRINCIPAL, Principal, PrincipalKind
 
 # Markers, not secrets: every ainotes token starts with TOKEN_PREFIX (a JWT never does), and the
 # kind of principal it belongs to can be told without a query.
@@ -41,7 +42,10 @@ async def create_user(
     display_name: str | None = None,
     *,
     is_admin: bool = False,
+    actor: Principal = SYSTEM_PRINCIPAL,
 ) -> User:
+    """Users are made by the server (CLI, bootstrap, first JWT sign-in), so the event of their
+    creation goes to the ``system`` chain."""
     users = UserRepository(session)
     if await users.get_by_username(username) is not None:
         raise UsernameTaken(f"The username '{username}' is taken.")
@@ -51,6 +55,15 @@ async def create_user(
         await session.flush()
     except IntegrityError:
         raise UsernameTaken(f"The username '{username}' is taken.") from None
+    await audit.record(
+        session,
+        actor=actor,
+        action="user.created",
+        target_type="user",
+        target_id=user.id,
+        workspace_id=None,
+        changes=audit.changes_between({}, {"username": username, "is_admin": is_admin}),
+    )
     return user
 
 
@@ -63,7 +76,12 @@ async def get_user_by_username(session: ReadOnlySession, username: str) -> User 
 
 
 async def issue_token(
-    session: WritableSession, user: User, name: str, expires_in_days: int | None = None
+    session: WritableSession,
+    user: User,
+    name: str,
+    expires_in_days: int | None = None,
+    *,
+    actor: Principal = SYSTEM_PRINCIPAL,
 ) -> tuple[AccessToken, str]:
     """Create a token; the secret is returned once and never stored."""
     secret = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -78,6 +96,22 @@ async def issue_token(
     )
     session.add(token)
     await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="token.created",
+        target_type="token",
+        target_id=token.id,
+        workspace_id=None,
+        changes=audit.changes_between(
+            {},
+            {
+                "user_id": user.id,
+                "name": name,
+                "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            },
+        ),
+    )
     return token, secret
 
 
@@ -85,13 +119,29 @@ async def list_tokens(session: ReadOnlySession, user_id: str) -> Sequence[Access
     return await TokenRepository(session).list_for_user(user_id)
 
 
-async def revoke_token(session: WritableSession, user_id: str, token_id: str) -> AccessToken:
+async def revoke_token(
+    session: WritableSession,
+    user_id: str,
+    token_id: str,
+    *,
+    actor: Principal = SYSTEM_PRINCIPAL,
+) -> AccessToken:
+    """Revoking a revoked token changes nothing and records nothing."""
     token = await TokenRepository(session).get_for_user(user_id, token_id)
     if token is None:
         raise TokenNotFound(f"You have no token with id {token_id}.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         await session.flush()
+        await audit.record(
+            session,
+            actor=actor,
+            action="token.revoked",
+            target_type="token",
+            target_id=token.id,
+            workspace_id=None,
+            changes={"revoked_at": audit.change(None, token.revoked_at.isoformat())},
+        )
     return token
 
 

@@ -233,9 +233,16 @@ async def _events_in_order(session: ReadOnlySession, chain_id: str) -> AsyncIter
 async def verify(session: ReadOnlySession, chain_id: str) -> ChainVerification:
     """Recompute the chain and name its first broken link: an edited event (its hash does not
     match its content), a deleted or reordered one (a gap in ``seq`` or a ``prev_hash`` that is
-    not the previous event's hash), or a chain whose head does not match its last event."""
+    not the previous event's hash), or a chain whose head does not match its last event.
+
+    The head is read first and only events up to it are checked, so that events appended while
+    a long chain is being verified are not mistaken for tampering."""
+    head = await session.get(AuditChainHead, chain_id)
+    last_seq = head.last_seq if head is not None else None
     expected_seq, expected_prev, count = 1, GENESIS_HASH, 0
     async for event in _events_in_order(session, chain_id):
+        if last_seq is not None and event.seq > last_seq:
+            break
         count += 1
         reason = None
         if event.seq != expected_seq:
@@ -248,7 +255,6 @@ async def verify(session: ReadOnlySession, chain_id: str) -> ChainVerification:
             broken = min(event.seq, expected_seq)
             return ChainVerification(chain_id, count, False, broken, reason)
         expected_seq, expected_prev = event.seq + 1, event.hash
-    head = await session.get(AuditChainHead, chain_id)
     if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != expected_prev):
         return ChainVerification(
             chain_id, count, False, expected_seq, "events after this one were removed"

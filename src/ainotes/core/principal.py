@@ -7,6 +7,8 @@ from enum import StrEnum
 class PrincipalKind(StrEnum):
     USER = "user"
     AGENT = "agent"
+    # The server itself: the CLI, the first-admin bootstrap, users created at first sign-in.
+    SYSTEM = "system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,3 +24,7 @@ class Principal:
     @property
     def is_user(self) -> bool:
         return self.kind is PrincipalKind.USER
+
+
+# Who acts when no request does: audit events of operator commands name this actor.
+SYSTEM_PRINCIPAL = Principal(kind=PrincipalKind.SYSTEM, id="system", name="system")

@@ -7,6 +7,7 @@ listener that raises rolls the whole write back.
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from ainotes.core.db import WritableSession
@@ -32,6 +33,9 @@ class NoteChange:
     # The title before this change; differs from ``title`` on a rename.
     previous_title: str | None
     trashed: bool
+    # Carried so that listeners (the search index) need not read the note back.
+    archived: bool
+    updated_at: datetime
     actor_id: str
 
 

@@ -45,6 +45,12 @@ class NoteRepository(WorkspaceRepository[Note]):
         statement = paginate(self.filtered(filters), ordering, cursor, limit)
         return (await self.session.execute(statement)).scalars().all()
 
+    async def batch_after(self, after_id: str, size: int) -> Sequence[Note]:
+        """Notes of the workspace, the trash included, with ids above ``after_id``, in id
+        order."""
+        statement = self.select().where(Note.id > after_id).order_by(Note.id).limit(size)
+        return (await self.session.execute(statement)).scalars().all()
+
     async def replace_tags(self, note_id: str, tags: list[str]) -> None:
         await self.session.execute(
             delete(NoteTag).where(

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import AwareDatetime
 
+from ainotes.attachments import service as attachments_service
 from ainotes.core.concurrency import (
     ExpectedVersion,
     InvalidIfMatch,
@@ -26,7 +27,9 @@ from ainotes.notes.errors import (
 )
 from ainotes.notes.models import Note, NoteRevision
 from ainotes.notes.schemas import (
+    AttachmentRef,
     NoteCreate,
+    NoteDetail,
     NoteFilters,
     NoteRead,
     NoteSort,
@@ -112,16 +115,26 @@ def build_router(settings: Settings) -> APIRouter:
             next_cursor=next_cursor,
         )
 
-    @router.get("/{note_id}", response_model=NoteRead, responses=problem_responses(*one_note))
+    @router.get("/{note_id}", response_model=NoteDetail, responses=problem_responses(*one_note))
     async def get_note(
         note_id: NoteId,
         access: ViewableWorkspace,
         session: ReadSession,
         response: Response,
-    ) -> Note:
+    ) -> NoteDetail:
+        # Composed here: attachments reads notes (who references a file), so the notes
+        # service does not call back into attachments.
         note = await notes_service.get(session, access, note_id)
+        attachments = await attachments_service.list_referenced(
+            session, access.workspace_id, note.body
+        )
         response.headers["ETag"] = etag_for(note.version)
-        return note
+        return NoteDetail.model_validate(
+            {
+                **NoteRead.model_validate(note).model_dump(),
+                "attachments": [AttachmentRef.model_validate(a) for a in attachments],
+            }
+        )
 
     @router.patch(
         "/{note_id}",

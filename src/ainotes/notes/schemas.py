@@ -77,6 +77,24 @@ class NoteRead(Schema):
     trashed_at: datetime | None
 
 
+class AttachmentRef(Schema):
+    """An attachment the note's body references (``![](attachment:{id})`` and the like)."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+
+
+class NoteDetail(NoteRead):
+    """One note as ``GET …/notes/{id}`` returns it."""
+
+    attachments: list[AttachmentRef] = Field(
+        description="The workspace's attachments the body references, in order of first "
+        "mention; references to attachments that do not exist are left out."
+    )
+
+
 class NoteSummary(Schema):
     """A note in a listing: everything but the body."""
 

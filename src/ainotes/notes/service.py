@@ -5,13 +5,17 @@ revision history is the complete list of states the note has been in.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import inspect
 from sqlalchemy.orm.exc import StaleDataError
 
+from ainotes.core import audit
 from ainotes.core.concurrency import StaleVersion, check_version
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.pagination import Ordering, page_of
+from ainotes.core.principal import Principal
 from ainotes.notes import events
 from ainotes.notes.errors import (
     NoteInTrash,
@@ -45,6 +49,8 @@ ORDERINGS = {
 REVISION_ORDER = Ordering(
     "version:desc", NoteRevision.version, NoteRevision.note_id, descending=True
 )
+# Notes per round trip when other modules rebuild what they derive from notes.
+REBUILD_BATCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,58 @@ def _check_body(body: str | None, limits: NoteLimits) -> None:
             f"at most {limits.max_body_chars} are allowed.",
             max_body_chars=limits.max_body_chars,
         )
+
+
+# The audit action of each kind of new version (NoteRevision.change).
+_ACTIONS = {
+    "update": "note.updated",
+    "trash": "note.trashed",
+    "restore": "note.restored",
+    "revision_restore": "note.revision_restored",
+}
+_AUDITED = ("title", "body", "tags", "pinned", "archived", "trashed_at", "version")
+
+
+def _audited(note: Note) -> dict[str, Any]:
+    values = {key: getattr(note, key) for key in _AUDITED}
+    values["tags"] = list(note.tags)
+    values["trashed"] = values.pop("trashed_at") is not None
+    return values
+
+
+def _audited_before(note: Note) -> dict[str, Any]:
+    """The audited fields as they were before this write's pending changes, read from the
+    unit of work's history so that each writer need not take a snapshot first."""
+    state = inspect(note)
+    values = {}
+    for key in _AUDITED:
+        history = state.attrs[key].history
+        values[key] = history.deleted[0] if history.deleted else getattr(note, key)
+    values["tags"] = list(values["tags"])
+    values["trashed"] = values.pop("trashed_at") is not None
+    return values
+
+
+async def _record(
+    session: WritableSession,
+    actor: Principal,
+    action: str,
+    note: Note,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    # Links and tasks derived from the body change with it, and are covered by this event. It
+    # is recorded last: the chain head stays locked from here to the commit, and serializes
+    # the workspace's writers.
+    await audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target_type="note",
+        target_id=note.id,
+        workspace_id=note.workspace_id,
+        changes=audit.changes_between(before, after),
+    )
 
 
 def _not_found(note_id: str) -> NoteNotFound:
@@ -107,6 +165,8 @@ async def _publish(
             tags=tuple(note.tags),
             previous_title=previous_title,
             trashed=note.trashed_at is not None,
+            archived=note.archived,
+            updated_at=note.updated_at,
             actor_id=note.updated_by,
         ),
     )
@@ -140,6 +200,7 @@ async def create(
     _record_revision(session, note, "create", actor_id)
     await session.flush()
     await _publish(session, note, NoteChangeKind.CREATED, None)
+    await _record(session, access.principal, "note.created", note, {}, _audited(note))
     return note
 
 
@@ -175,13 +236,15 @@ async def _save_version(
     session: WritableSession,
     note: Note,
     change: str,
-    actor_id: str,
+    actor: Principal,
     *,
     kind: NoteChangeKind,
     previous_title: str,
     unconditional: bool = False,
     tags_changed: bool = False,
 ) -> Note:
+    actor_id = actor.id
+    before = _audited_before(note)
     note.updated_by = actor_id
     note.updated_at = utcnow()
     expected = note.version
@@ -197,6 +260,7 @@ async def _save_version(
     _record_revision(session, note, change, actor_id, unconditional=unconditional)
     await session.flush()
     await _publish(session, note, kind, previous_title)
+    await _record(session, actor, _ACTIONS[change], note, before, _audited(note))
     return note
 
 
@@ -225,7 +289,7 @@ async def update(
         session,
         note,
         "update",
-        access.principal.id,
+        access.principal,
         kind=NoteChangeKind.UPDATED,
         previous_title=previous_title,
         unconditional=expected_version is None,
@@ -248,9 +312,10 @@ async def trash(
         session,
         note,
         "trash",
-        access.principal.id,
+        access.principal,
         kind=NoteChangeKind.TRASHED,
         previous_title=note.title,
+        unconditional=expected_version is None,
     )
 
 
@@ -269,9 +334,10 @@ async def restore(
         session,
         note,
         "restore",
-        access.principal.id,
+        access.principal,
         kind=NoteChangeKind.RESTORED,
         previous_title=note.title,
+        unconditional=expected_version is None,
     )
 
 
@@ -287,6 +353,7 @@ async def purge(
     if note.trashed_at is None:
         raise NoteNotInTrash(f"Note {note_id} is not in the trash; only trashed notes are purged.")
     await _publish(session, note, NoteChangeKind.PURGED, note.title)
+    await _record(session, access.principal, "note.purged", note, _audited(note), {})
     await NoteRepository(session, access.workspace_id).delete(note)
     await session.flush()
 
@@ -344,8 +411,35 @@ async def restore_revision(
         session,
         note,
         "revision_restore",
-        access.principal.id,
+        access.principal,
         kind=NoteChangeKind.UPDATED,
         previous_title=previous_title,
+        unconditional=expected_version is None,
         tags_changed=tags_changed,
     )
+
+
+async def current_states(
+    session: ReadOnlySession, workspace_id: str, after_id: str, size: int
+) -> list[NoteChange]:
+    """Up to ``size`` notes of the workspace (the trash included) with ids above ``after_id``,
+    in id order, each as an UPDATED change describing the note as it is: what modules that
+    derive data from notes rebuild it from (``ainotes reindex``)."""
+    notes = await NoteRepository(session, workspace_id).batch_after(after_id, size)
+    return [
+        NoteChange(
+            kind=NoteChangeKind.UPDATED,
+            workspace_id=note.workspace_id,
+            note_id=note.id,
+            version=note.version,
+            title=note.title,
+            body=note.body,
+            tags=tuple(note.tags),
+            previous_title=note.title,
+            trashed=note.trashed_at is not None,
+            archived=note.archived,
+            updated_at=note.updated_at,
+            actor_id=note.updated_by,
+        )
+        for note in notes
+    ]

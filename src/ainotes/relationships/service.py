@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
+from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.ids import new_id
 from ainotes.core.models import utcnow
@@ -145,6 +146,21 @@ def _body_link(
     )
 
 
+async def rebuild(session: WritableSession, workspace_id: str) -> int:
+    """Re-derive the workspace's title keys and body links from its notes (for notes written
+    before this module existed, or after a restore from backup); links that are already right
+    keep their ids. Returns the number of notes read."""
+    done, after = 0, ""
+    while batch := await notes_service.current_states(
+        session, workspace_id, after, notes_service.REBUILD_BATCH
+    ):
+        for change in batch:
+            await on_note_change(session, change)
+        done += len(batch)
+        after = batch[-1].note_id
+    return done
+
+
 # --- manual relations ----------------------------------------------------------------------
 
 
@@ -178,7 +194,37 @@ async def create(
     except IntegrityError:
         # A concurrent request made the same relation between our check and our insert.
         raise _duplicate(data, None) from None
+    await _record(session, access, "relationship.created", relationship, {}, _audited(relationship))
     return relationship
+
+
+def _audited(relationship: Relationship) -> dict[str, str | None]:
+    return {
+        "source_note_id": relationship.source_note_id,
+        "target_note_id": relationship.target_note_id,
+        "type": relationship.type,
+        "comment": relationship.comment,
+    }
+
+
+async def _record(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    action: str,
+    relationship: Relationship,
+    before: dict[str, str | None],
+    after: dict[str, str | None],
+) -> None:
+    # Only manual relations get events of their own; body links are covered by the note's.
+    await audit.record(
+        session,
+        actor=access.principal,
+        action=action,
+        target_type="relationship",
+        target_id=relationship.id,
+        workspace_id=access.workspace_id,
+        changes=audit.changes_between(before, after),
+    )
 
 
 def _duplicate(data: RelationshipCreate, existing_id: str | None) -> DuplicateRelationship:
@@ -206,6 +252,7 @@ async def delete(session: WritableSession, access: WorkspaceAccess, relationship
             f"Relationship {relationship_id} is a link written in note "
             f"{relationship.source_note_id}; edit the note to remove it."
         )
+    await _record(session, access, "relationship.deleted", relationship, _audited(relationship), {})
     await RelationshipRepository(session, access.workspace_id).delete(relationship)
 
 

@@ -21,12 +21,13 @@ from sqlalchemy import (
     bindparam,
     delete,
     func,
+    or_,
     select,
     text,
     union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from ainotes.core.db import ReadOnlySession
@@ -98,7 +99,11 @@ class SearchIndex(Protocol):
 
     async def upsert(self, document: IndexedDocument) -> None: ...
 
+    async def upsert_many(self, documents: Sequence[IndexedDocument]) -> None: ...
+
     async def remove(self, doc_type: str, doc_id: str) -> None: ...
+
+    async def remove_many(self, doc_type: str, doc_ids: Sequence[str]) -> None: ...
 
     async def remove_all(self, doc_type: str) -> None: ...
 
@@ -182,12 +187,27 @@ class _DocumentIndex:
             "updated_at": document.updated_at,
         }
 
+    async def upsert(self, document: IndexedDocument) -> None:
+        await self.upsert_many([document])
+
+    async def upsert_many(self, documents: Sequence[IndexedDocument]) -> None:
+        for start in range(0, len(documents), UPSERT_CHUNK):
+            await self._upsert_chunk(documents[start : start + UPSERT_CHUNK])
+
+    async def _upsert_chunk(self, documents: Sequence[IndexedDocument]) -> None:
+        raise NotImplementedError
+
     async def remove(self, doc_type: str, doc_id: str) -> None:
+        await self.remove_many(doc_type, [doc_id])
+
+    async def remove_many(self, doc_type: str, doc_ids: Sequence[str]) -> None:
+        if not doc_ids:
+            return
         await self.session.execute(
             delete(SearchDocument).where(
                 SearchDocument.workspace_id == self.workspace_id,
                 SearchDocument.doc_type == doc_type,
-                SearchDocument.doc_id == doc_id,
+                SearchDocument.doc_id.in_(list(doc_ids)),
             )
         )
 
@@ -201,6 +221,21 @@ class _DocumentIndex:
 
 
 _UPDATED_COLUMNS = ("note_id", "title", "body", "tags", "archived", "updated_at")
+# Rows per INSERT: 10 parameters a row stays far below SQLite's 32766 bound variables.
+UPSERT_CHUNK = 500
+
+
+def _changed(excluded: Any) -> ColumnElement[bool]:
+    """The ON CONFLICT condition: rewrite a row only when something differs, so that
+    re-indexing unchanged documents (a note's tasks on every save) writes nothing, and neither
+    the FTS5 triggers nor PostgreSQL's generated tsvector run for them."""
+    return or_(
+        *(
+            getattr(SearchDocument, name).is_distinct_from(excluded[name])
+            for name in _UPDATED_COLUMNS
+        )
+    )
+
 
 # FTS5 sorts by rank itself (ORDER BY rank is consumed by the virtual table), so SQLite walks
 # the matches in rank order, joins each to its row, and stops at the LIMIT: highlight() and
@@ -240,20 +275,28 @@ def rowid_block(workspace_id: str) -> tuple[int, int]:
 class SqliteSearchIndex(_DocumentIndex):
     """FTS5 over ``search_documents`` as external content; triggers keep it in step."""
 
-    async def upsert(self, document: IndexedDocument) -> None:
+    async def _upsert_chunk(self, documents: Sequence[IndexedDocument]) -> None:
         first, last = rowid_block(self.workspace_id)
-        # Writers are serialized on SQLite (BEGIN IMMEDIATE), so max + 1 cannot race.
-        next_rowid = (
-            select(func.coalesce(func.max(SearchDocument.fts_rowid), first) + 1)
-            .where(SearchDocument.fts_rowid.between(first, last))
-            .scalar_subquery()
-        )
+        # Writers are serialized on SQLite (BEGIN IMMEDIATE), so max + 1 cannot race. Rows that
+        # turn out to exist keep their rowid; the numbers they were offered stay unused.
+        top = (
+            await self.session.execute(
+                select(func.max(SearchDocument.fts_rowid)).where(
+                    SearchDocument.fts_rowid.between(first, last)
+                )
+            )
+        ).scalar_one()
+        top = first if top is None else top
         statement = sqlite.insert(SearchDocument).values(
-            **self._values(document), fts_rowid=next_rowid
+            [
+                {**self._values(document), "fts_rowid": top + offset}
+                for offset, document in enumerate(documents, start=1)
+            ]
         )
         statement = statement.on_conflict_do_update(
             index_elements=["workspace_id", "doc_type", "doc_id"],
             set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
+            where=_changed(statement.excluded),
         )
         await self.session.execute(statement)
 
@@ -318,11 +361,14 @@ _BODY_OPTIONS = (
 class PostgresSearchIndex(_DocumentIndex):
     """A generated, weighted tsvector column on ``search_documents`` with a GIN index."""
 
-    async def upsert(self, document: IndexedDocument) -> None:
-        statement = postgresql.insert(SearchDocument).values(**self._values(document))
+    async def _upsert_chunk(self, documents: Sequence[IndexedDocument]) -> None:
+        statement = postgresql.insert(SearchDocument).values(
+            [self._values(document) for document in documents]
+        )
         statement = statement.on_conflict_do_update(
             index_elements=["workspace_id", "doc_type", "doc_id"],
             set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
+            where=_changed(statement.excluded),
         )
         await self.session.execute(statement)
 
@@ -372,13 +418,6 @@ class NoteSource:
 
     def __init__(self, session: ReadOnlySession) -> None:
         self.session = session
-
-    async def state(self, workspace_id: str, note_id: str) -> tuple[bool, datetime] | None:
-        """``(archived, updated_at)`` of a note; the session's identity map usually has it."""
-        note = await self.session.get(Note, (workspace_id, note_id))
-        if note is None:
-            return None
-        return note.archived, note.updated_at
 
     async def workspaces(self, indexed_type: str) -> list[tuple[str, int]]:
         """Workspaces that have live notes or indexed notes, with their live note count."""

@@ -85,17 +85,47 @@ async def index_document(
     updated_at: datetime,
 ) -> None:
     """Add or replace a document in the workspace's index (in the caller's transaction)."""
-    await search_index(session, workspace_id).upsert(
-        IndexedDocument(
-            doc_type=doc_type.value,
-            doc_id=doc_id,
-            note_id=note_id,
-            title=_indexable(title, MAX_INDEXED_TITLE_CHARS),
-            body=_indexable(body, MAX_INDEXED_BODY_CHARS),
-            tags=list(tags),
-            archived=archived,
-            updated_at=updated_at,
-        )
+    await index_documents(
+        session,
+        workspace_id,
+        doc_type,
+        [Document(doc_id, title, body, tuple(tags), archived, note_id, updated_at)],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """What ``index_documents`` stores for one searchable thing."""
+
+    doc_id: str
+    title: str
+    body: str
+    tags: Sequence[str]
+    archived: bool
+    # The note the document is, or comes from; None for documents of no note.
+    note_id: str | None
+    updated_at: datetime
+
+
+async def index_documents(
+    session: WritableSession, workspace_id: str, doc_type: DocType, documents: Sequence[Document]
+) -> None:
+    """Add or replace many documents of one type in a few statements; documents that are
+    already indexed as given are left untouched, so re-indexing them is cheap."""
+    await search_index(session, workspace_id).upsert_many(
+        [
+            IndexedDocument(
+                doc_type=doc_type.value,
+                doc_id=document.doc_id,
+                note_id=document.note_id,
+                title=_indexable(document.title, MAX_INDEXED_TITLE_CHARS),
+                body=_indexable(document.body, MAX_INDEXED_BODY_CHARS),
+                tags=list(document.tags),
+                archived=document.archived,
+                updated_at=document.updated_at,
+            )
+            for document in documents
+        ]
     )
 
 
@@ -103,20 +133,22 @@ async def remove_document(
     session: WritableSession, workspace_id: str, doc_type: DocType, doc_id: str
 ) -> None:
     """Take a document out of the index; removing one that is not there is not an error."""
-    await search_index(session, workspace_id).remove(doc_type.value, doc_id)
+    await remove_documents(session, workspace_id, doc_type, [doc_id])
+
+
+async def remove_documents(
+    session: WritableSession, workspace_id: str, doc_type: DocType, doc_ids: Sequence[str]
+) -> None:
+    """Take documents out of the index in one statement; absent ones are ignored."""
+    await search_index(session, workspace_id).remove_many(doc_type.value, doc_ids)
 
 
 async def on_note_change(session: WritableSession, change: NoteChange) -> None:
     """Keep the note's search document in step with the write (same transaction): live notes
     are indexed, trashed and purged ones are not."""
-    removed = change.kind in (NoteChangeKind.TRASHED, NoteChangeKind.PURGED) or change.trashed
-    state = (
-        None if removed else await NoteSource(session).state(change.workspace_id, change.note_id)
-    )
-    if state is None:
+    if change.kind in (NoteChangeKind.TRASHED, NoteChangeKind.PURGED) or change.trashed:
         await remove_document(session, change.workspace_id, DocType.NOTE, change.note_id)
         return
-    archived, updated_at = state
     await index_document(
         session,
         change.workspace_id,
@@ -125,9 +157,9 @@ async def on_note_change(session: WritableSession, change: NoteChange) -> None:
         title=change.title,
         body=change.body,
         tags=change.tags,
-        archived=archived,
+        archived=change.archived,
         note_id=change.note_id,
-        updated_at=updated_at,
+        updated_at=change.updated_at,
     )
 
 
@@ -243,19 +275,15 @@ async def reindex_workspace(
     source = NoteSource(session)
     done, after = 0, ""
     while batch := await source.batch(workspace_id, after, REINDEX_BATCH):
-        for note in batch:
-            await index_document(
-                session,
-                workspace_id,
-                DocType.NOTE,
-                note.id,
-                title=note.title,
-                body=note.body,
-                tags=note.tags,
-                archived=note.archived,
-                note_id=note.id,
-                updated_at=note.updated_at,
-            )
+        await index_documents(
+            session,
+            workspace_id,
+            DocType.NOTE,
+            [
+                Document(n.id, n.title, n.body, n.tags, n.archived, n.id, n.updated_at)
+                for n in batch
+            ],
+        )
         done += len(batch)
         after = batch[-1].id
         on_progress(len(batch))

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ainotes.core import audit
 from ainotes.core.concurrency import check_version
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.ids import new_id
@@ -19,6 +20,8 @@ from ainotes.core.pagination import Ordering, page_of
 from ainotes.notes import service as notes_service
 from ainotes.notes.events import NoteChange, NoteChangeKind
 from ainotes.notes.schemas import NoteUpdate
+from ainotes.search import service as search_service
+from ainotes.search.schemas import DocType
 from ainotes.tasks import parser
 from ainotes.tasks.errors import TaskNotFound, TaskOutOfSync
 from ainotes.tasks.models import Task, TaskStatus
@@ -144,19 +147,47 @@ def _pins(session: ReadOnlySession) -> dict[str, dict[int, str]]:
     return pins
 
 
+def _search_documents(tasks: Sequence[Task], archived: bool) -> list[search_service.Document]:
+    # A task is found by its text and tags; ``archived`` is its note's, so that the search
+    # filter treats a note and its tasks alike.
+    return [
+        search_service.Document(
+            task.id, task.text, "", task.tags, archived, task.note_id, task.updated_at
+        )
+        for task in tasks
+    ]
+
+
+async def _index(session: WritableSession, change: NoteChange, tasks: Sequence[Task]) -> None:
+    """Tasks of live notes are searchable; those of trashed notes are not."""
+    if change.trashed:
+        await search_service.remove_documents(
+            session, change.workspace_id, DocType.TASK, [task.id for task in tasks]
+        )
+    else:
+        await search_service.index_documents(
+            session, change.workspace_id, DocType.TASK, _search_documents(tasks, change.archived)
+        )
+
+
 async def on_note_change(session: WritableSession, change: NoteChange) -> None:
-    """Keep the note's tasks in step with a note write (same transaction)."""
+    """Keep the note's tasks, and their search documents, in step with a note write (same
+    transaction)."""
     tasks = TaskRepository(session, change.workspace_id)
     if change.kind is NoteChangeKind.PURGED:
+        gone = [task.id for task in await tasks.of_note(change.note_id)]
+        await search_service.remove_documents(session, change.workspace_id, DocType.TASK, gone)
         await tasks.delete_of_note(change.note_id)
     elif change.kind in (NoteChangeKind.TRASHED, NoteChangeKind.RESTORED):
-        # The body does not change; the tasks only leave or rejoin the list.
+        # The body does not change; the tasks only leave or rejoin the list (and the index).
         await tasks.mark_note(change.note_id, change.version, change.trashed)
+        await _index(session, change, await tasks.of_note(change.note_id))
     else:
-        await _sync(tasks, change, _pins(session).get(change.note_id, {}))
+        await _sync(session, change, _pins(session).get(change.note_id, {}))
 
 
-async def _sync(tasks: TaskRepository, change: NoteChange, pinned: Mapping[int, str]) -> None:
+async def _sync(session: WritableSession, change: NoteChange, pinned: Mapping[int, str]) -> None:
+    tasks = TaskRepository(session, change.workspace_id)
     items = parser.parse(change.body)
     existing = {task.id: task for task in await tasks.of_note(change.note_id)}
     known = [KnownTask(task.id, task.text, task.line) for task in existing.values()]
@@ -204,10 +235,30 @@ async def _sync(tasks: TaskRepository, change: NoteChange, pinned: Mapping[int, 
             if getattr(task, key) != value:
                 setattr(task, key, value)
     kept = set(ids)
-    await tasks.delete_ids([task_id for task_id in existing if task_id not in kept])
+    gone = [task_id for task_id in existing if task_id not in kept]
+    await tasks.delete_ids(gone)
     await tasks.delete_labels([task.id for task in relabel if task.id in existing])
     await tasks.insert(added)
     tasks.add_labels(relabel)
+    await search_service.remove_documents(session, change.workspace_id, DocType.TASK, gone)
+    # Every current task, not only the changed ones: the note's archived flag may have changed,
+    # and documents indexed as they are cost no write (see search_service.index_documents).
+    await _index(session, change, [*added, *(existing[i] for i in ids if i in existing)])
+
+
+async def resync(session: WritableSession, workspace_id: str) -> int:
+    """Re-derive the workspace's tasks (and their search documents) from its notes' bodies,
+    for notes written before this module existed; tasks that are already right keep their ids.
+    Returns the number of notes read."""
+    done, after = 0, ""
+    while batch := await notes_service.current_states(
+        session, workspace_id, after, notes_service.REBUILD_BATCH
+    ):
+        for change in batch:
+            await _sync(session, change, {})
+        done += len(batch)
+        after = batch[-1].note_id
+    return done
 
 
 async def get(session: ReadOnlySession, access: WorkspaceAccess, task_id: str) -> Task:
@@ -266,6 +317,9 @@ async def update(
     ``expected_version`` is the note's version (the task's ETag). The write-back is always
     conditional on the version the line was read from, so that a note changed meanwhile gives
     412 instead of the line being written over someone else's edit.
+
+    Two entities change, so two events are recorded: ``note.updated`` by the note write (the
+    note has a new version, and its history must show it) and ``task.updated`` here.
     """
     task = await get(session, access, task_id)
     note = await notes_service.get(session, access, task.note_id)
@@ -283,6 +337,7 @@ async def update(
     if new_line == lines[task.line - 1]:
         return task
     lines[task.line - 1] = new_line
+    before = _audited(task)
     pins = _pins(session)
     pins[note.id] = {task.line: task.id}
     try:
@@ -291,4 +346,18 @@ async def update(
         )
     finally:
         pins.pop(note.id, None)
+    await audit.record(
+        session,
+        actor=access.principal,
+        action="task.updated",
+        target_type="task",
+        target_id=task.id,
+        workspace_id=access.workspace_id,
+        changes=audit.changes_between(before, _audited(task)),
+    )
     return task
+
+
+def _audited(task: Task) -> dict[str, Any]:
+    # note_version ties the event to the note version the change was written as.
+    return {"text": task.text, "status": str(task.status), "note_version": task.note_version}

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ainotes.auth import service as auth_service
 from ainotes.auth.models import User
+from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.pagination import Ordering, page_of, paginate
 from ainotes.core.principal import Principal
@@ -72,7 +73,42 @@ async def create(
     await session.flush()
     session.add(Membership(workspace_id=workspace.id, user_id=principal.id, role=Role.OWNER))
     await session.flush()
+    # The first event of the workspace's chain, so the chain exists from the workspace's start.
+    await audit.record(
+        session,
+        actor=principal,
+        action="workspace.created",
+        target_type="workspace",
+        target_id=workspace.id,
+        workspace_id=workspace.id,
+        changes=audit.changes_between({}, _audited(workspace)),
+    )
     return WorkspaceAccess(workspace=workspace, role=Role.OWNER, principal=principal)
+
+
+def _audited(workspace: Workspace) -> dict[str, str | None]:
+    return {"name": workspace.name, "description": workspace.description}
+
+
+async def _record_member(
+    session: WritableSession,
+    access: WorkspaceAccess,
+    action: str,
+    user_id: str,
+    before: Role | None,
+    after: Role | None,
+) -> None:
+    await audit.record(
+        session,
+        actor=access.principal,
+        action=action,
+        target_type="member",
+        target_id=user_id,
+        workspace_id=access.workspace_id,
+        changes={
+            "role": audit.change(before.value if before else None, after.value if after else None)
+        },
+    )
 
 
 async def list_for(
@@ -93,17 +129,43 @@ async def update(
     session: WritableSession, access: WorkspaceAccess, data: WorkspaceUpdate
 ) -> WorkspaceAccess:
     workspace = access.workspace
+    before = _audited(workspace)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(workspace, field, value)
+    changes = audit.changes_between(before, _audited(workspace))
+    if not changes:
+        return access
     await session.flush()
+    await audit.record(
+        session,
+        actor=access.principal,
+        action="workspace.updated",
+        target_type="workspace",
+        target_id=workspace.id,
+        workspace_id=workspace.id,
+        changes=changes,
+    )
     return access
 
 
 async def delete(session: WritableSession, access: WorkspaceAccess) -> None:
-    """Delete the workspace and, through foreign-key cascades, everything in it."""
+    """Delete the workspace and, through foreign-key cascades, everything in it. Its audit
+    chain stays (it has no foreign key) and ends with the deletion."""
+    workspace_id, before = access.workspace_id, _audited(access.workspace)
     await WorkspaceRepository(session).delete(access.workspace)
     await session.flush()
+    # After the cascade, like every writer: rows first, then the chain head, so that a
+    # concurrent note write (note row, then head) cannot deadlock with this one.
+    await audit.record(
+        session,
+        actor=access.principal,
+        action="workspace.deleted",
+        target_type="workspace",
+        target_id=workspace_id,
+        workspace_id=workspace_id,
+        changes=audit.changes_between(before, {}),
+    )
 
 
 async def list_members(session: ReadOnlySession, access: WorkspaceAccess) -> list[Member]:
@@ -129,6 +191,7 @@ async def add_member(
     membership = Membership(workspace_id=access.workspace_id, user_id=user.id, role=data.role)
     session.add(membership)
     await session.flush()
+    await _record_member(session, access, "member.added", user.id, None, data.role)
     return Member(membership, user)
 
 
@@ -156,8 +219,12 @@ async def change_role(
     owners, member = await _lock_owners_then_member(members, user_id)
     if role != Role.OWNER:
         _ensure_another_owner(owners, member)
+    before = Role(member.membership.role)
+    if before == role:
+        return member
     member.membership.role = role
     await session.flush()
+    await _record_member(session, access, "member.role_changed", user_id, before, role)
     return member
 
 
@@ -169,3 +236,6 @@ async def remove_member(session: WritableSession, access: WorkspaceAccess, user_
     owners, member = await _lock_owners_then_member(members, user_id)
     _ensure_another_owner(owners, member)
     await members.remove(user_id)
+    await _record_member(
+        session, access, "member.removed", user_id, Role(member.membership.role), None
+    )

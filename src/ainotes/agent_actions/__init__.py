@@ -1,0 +1,1 @@
+"""Agent actions: the audit log's read routes (and, later, agent proposals and approvals)."""
