@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
@@ -10,27 +9,13 @@ from asgi_lifespan import LifespanManager
 
 from ainotes.app import create_app
 from ainotes.core.config import Settings
-from ainotes.core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
+from ainotes.core.errors import PROBLEM_TYPE_BASE
 from tests.factories import Factory
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "instance", "request_id"}
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    """The response is a problem+json body of ``status`` whose request id is the header's."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body.keys() >= PROBLEM_MEMBERS
-    assert body["status"] == status
-    assert body["type"].startswith(PROBLEM_TYPE_BASE)
-    assert body["title"]
-    assert body["detail"]
-    assert body["instance"] == response.request.url.path
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 class TestRouting:

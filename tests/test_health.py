@@ -18,7 +18,7 @@ from ainotes.core.db import Database
 from ainotes.core.errors import PROBLEM_TYPE_BASE
 from ainotes.core.migrations import head_revision
 from tests.conftest import _drop_postgres_database, make_database_url
-from tests.test_errors import assert_problem
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 
 from ainotes.core.ids import ID_PATTERN, new_id
 from tests.factories import Actor, Factory
-from tests.test_errors import assert_problem
+from tests.problems import assert_problem
 from tests.test_openapi import Operation, api_operations
 
 pytestmark = pytest.mark.anyio

@@ -10,7 +10,7 @@ from sqlalchemy import delete, update
 from ainotes.core import audit
 from ainotes.core.db import Database
 from tests.factories import Actor, Factory
-from tests.test_errors import assert_problem
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -5,7 +5,8 @@ from typing import Any
 import pytest
 
 from tests.factories import Actor, Factory
-from tests.notes.support import assert_problem, assert_validation_error, if_match
+from tests.notes.support import assert_validation_error, if_match
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

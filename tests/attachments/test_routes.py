@@ -13,7 +13,7 @@ from asgi_lifespan import LifespanManager
 from ainotes.app import create_app
 from ainotes.core.config import Settings
 from tests.factories import Actor, Factory
-from tests.notes.support import assert_problem
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -10,22 +10,11 @@ from sqlalchemy import update
 from ainotes.auth import service as auth_service
 from ainotes.auth.models import AccessToken, User
 from ainotes.core.db import Database
-from ainotes.core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from ainotes.core.models import utcnow
 from tests.factories import Factory
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_TYPE_BASE + slug
-    assert body["status"] == status
-    assert body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 async def issue_token(

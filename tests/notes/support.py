@@ -6,6 +6,7 @@ from typing import Any
 import httpx
 
 from tests.factories import Actor, Factory
+from tests.problems import assert_problem
 
 PROBLEM_TYPE_BASE = "https://ainotes.dev/problems/"
 
@@ -45,20 +46,6 @@ def notes_url(workspace: dict[str, Any]) -> str:
 
 def if_match(version: int | str, headers: dict[str, str]) -> dict[str, str]:
     return {**headers, "If-Match": f'"{version}"' if isinstance(version, int) else version}
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem of this kind, carrying the request's id."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, Any] = response.json()
-    assert problem["type"] == PROBLEM_TYPE_BASE + slug
-    assert problem["status"] == status
-    assert isinstance(problem["detail"], str)
-    assert problem["detail"]
-    assert problem["request_id"] == response.headers["x-request-id"]
-    assert problem["instance"] == response.request.url.path
-    return problem
 
 
 def assert_validation_error(response: httpx.Response, *field: str) -> dict[str, Any]:

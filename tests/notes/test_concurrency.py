@@ -15,7 +15,8 @@ from asgi_lifespan import LifespanManager
 
 from ainotes.app import create_app
 from ainotes.core.config import Settings
-from tests.notes.support import Space, assert_problem, if_match
+from tests.notes.support import Space, if_match
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 

@@ -3,7 +3,8 @@ from typing import Any
 import pytest
 
 from tests.factories import Factory
-from tests.notes.support import Space, assert_problem, assert_validation_error, if_match, make_space
+from tests.notes.support import Space, assert_validation_error, if_match, make_space
+from tests.problems import assert_problem
 from tests.relationships.support import (
     backlinks_of,
     graph_url,

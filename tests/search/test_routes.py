@@ -10,7 +10,7 @@ from ainotes.search import repository as search_repository
 from ainotes.search import service as search_service
 from ainotes.search.schemas import DocType
 from tests.factories import Factory
-from tests.notes.support import assert_problem
+from tests.problems import assert_problem
 from tests.search.support import SearchSpace
 
 pytestmark = pytest.mark.anyio

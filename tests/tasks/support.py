@@ -70,16 +70,3 @@ async def make_space(factory: Factory) -> Space:
 
 def ids_by_text(tasks: list[dict[str, Any]]) -> dict[str, str]:
     return {task["text"]: task["id"] for task in tasks}
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    """The response is an RFC 9457 problem of this kind, carrying the request's id."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    problem: dict[str, Any] = response.json()
-    assert problem["type"] == PROBLEM_TYPE_BASE + slug
-    assert problem["status"] == status
-    assert problem["detail"]
-    assert problem["request_id"] == response.headers["x-request-id"]
-    assert problem["instance"] == response.request.url.path
-    return problem

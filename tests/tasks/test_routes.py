@@ -2,7 +2,8 @@ from typing import Any
 
 import pytest
 
-from tests.tasks.support import UNKNOWN_ID, Space, assert_problem, ids_by_text, make_space
+from tests.problems import assert_problem
+from tests.tasks.support import UNKNOWN_ID, Space, ids_by_text, make_space
 
 pytestmark = pytest.mark.anyio
 

@@ -13,26 +13,15 @@ from sqlalchemy import update
 
 from ainotes.auth.models import User
 from ainotes.core.db import Database
-from ainotes.core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from ainotes.core.models import utcnow
 from tests.factories import Actor, Factory
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
 UNKNOWN_ID = "0" * 26
 MALFORMED_IDS = ["short", "0" * 27, "I" * 26, "0" * 25 + "!"]
 LOW_ROLES = ["viewer", "editor"]
-
-
-def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM_CONTENT_TYPE
-    body: dict[str, Any] = response.json()
-    assert body["type"] == PROBLEM_TYPE_BASE + slug
-    assert body["status"] == status
-    assert body["detail"]
-    assert body["request_id"] == response.headers["x-request-id"]
-    return body
 
 
 def secret_name() -> str:
