@@ -73,6 +73,10 @@ class RequestBuilder:
             if parameter["in"] != "header":
                 continue
             name = parameter["name"].lower()
+            if name == "idempotency-key":
+                # A fresh key per request, as a client would send for distinct writes.
+                headers[name] = new_id()
+                continue
             headers[name] = HEADER_VALUES.get(name) or str(
                 self.example(parameter.get("schema", {}), name)
             )

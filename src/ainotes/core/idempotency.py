@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ainotes.core.context import set_idempotency_key_hash
 from ainotes.core.db import Database, WritableSession, after_request
-from ainotes.core.errors import BadRequest, Conflict, ProblemError
+from ainotes.core.errors import BadRequest, Conflict, ProblemError, problem_responses
 from ainotes.core.models import Base, utcnow
 from ainotes.core.principal import Principal
 
@@ -375,6 +375,20 @@ class IdempotentRoute(APIRoute):
     """Runs mutating routes through ``run_idempotently``. A route class rather than middleware
     because the key must be completed inside the route's own transaction, which middleware
     cannot reach; the handler here runs before that transaction commits."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = {method.upper() for method in kwargs.get("methods") or ()}
+        if methods & MUTATING_METHODS:
+            # Document the header and its problems on every write (the draft says a resource
+            # MUST publish its idempotency behaviour).
+            responses = dict(kwargs.get("responses") or {})
+            for status, doc in problem_responses(*IDEMPOTENCY_PROBLEMS).items():
+                responses.setdefault(status, doc)
+            kwargs["responses"] = responses
+            extra = dict(kwargs.get("openapi_extra") or {})
+            extra["parameters"] = [*extra.get("parameters", []), openapi_parameter()]
+            kwargs["openapi_extra"] = extra
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
