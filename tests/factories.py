@@ -23,6 +23,34 @@ class Actor:
         self.headers = {"Authorization": f"Bearer {self.token}"}
 
 
+@dataclass
+class AgentActor:
+    agent_id: str
+    workspace_id: str
+    token: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    def writing(self, key: str | None = None) -> dict[str, str]:
+        """Headers for a write: agent writes must carry an Idempotency-Key."""
+        return {**self.headers, "Idempotency-Key": key or f"key-{next(_counter)}-{id(self)}"}
+
+
+ALL_SCOPES = (
+    "workspaces:read",
+    "notes:read",
+    "relationships:read",
+    "tasks:read",
+    "artifacts:read",
+    "attachments:read",
+    "search:read",
+    "proposals:read",
+    "proposals:write",
+)
+
+
 class Factory:
     def __init__(self, database: Database, client: httpx.AsyncClient) -> None:
         self.database = database
@@ -63,3 +91,23 @@ class Factory:
         assert response.status_code == 201, response.text
         note: dict[str, Any] = response.json()
         return note
+
+    async def agent(
+        self,
+        workspace: dict[str, Any],
+        manager: Actor,
+        scopes: tuple[str, ...] = ALL_SCOPES,
+        name: str = "agent",
+    ) -> AgentActor:
+        """An agent of ``workspace`` created by ``manager`` (an owner or editor), with a token."""
+        base = f"/v1/workspaces/{workspace['id']}/agents"
+        response = await self.client.post(base, json={"name": name}, headers=manager.headers)
+        assert response.status_code == 201, response.text
+        agent_id = response.json()["id"]
+        response = await self.client.post(
+            f"{base}/{agent_id}/tokens",
+            json={"name": "tests", "scopes": list(scopes)},
+            headers=manager.headers,
+        )
+        assert response.status_code == 201, response.text
+        return AgentActor(agent_id, workspace["id"], response.json()["token"])

@@ -288,6 +288,46 @@ async def delete_attachment(w: World) -> Call:
     )
 
 
+async def create_agent(w: World) -> Call:
+    return Call(
+        "POST",
+        f"{w.ws}/agents",
+        [("agent.created", "agent", CREATED)],
+        kwargs={"json": {"name": "Summarizer"}},
+    )
+
+
+async def update_agent(w: World) -> Call:
+    agent = await w.ok("POST", f"{w.ws}/agents", json={"name": "Summarizer"})
+    return Call(
+        "PATCH",
+        f"{w.ws}/agents/{agent['id']}",
+        [("agent.disabled", "agent", agent["id"])],
+        kwargs={"json": {"disabled": True}},
+    )
+
+
+async def create_agent_token(w: World) -> Call:
+    agent = await w.ok("POST", f"{w.ws}/agents", json={"name": "Summarizer"})
+    return Call(
+        "POST",
+        f"{w.ws}/agents/{agent['id']}/tokens",
+        [("agent_token.created", "agent_token", CREATED)],
+        kwargs={"json": {"name": "ci", "scopes": ["notes:read"]}},
+    )
+
+
+async def revoke_agent_token(w: World) -> Call:
+    agent = await w.ok("POST", f"{w.ws}/agents", json={"name": "Summarizer"})
+    tokens = f"{w.ws}/agents/{agent['id']}/tokens"
+    token = await w.ok("POST", tokens, json={"name": "ci", "scopes": ["notes:read"]})
+    return Call(
+        "DELETE",
+        f"{tokens}/{token['id']}",
+        [("agent_token.revoked", "agent_token", token["id"])],
+    )
+
+
 WS = "/v1/workspaces/{workspace_id}"
 CASES: dict[str, Case] = {
     "POST /v1/tokens": create_token,
@@ -312,6 +352,10 @@ CASES: dict[str, Case] = {
     f"DELETE {WS}/artifacts/{{artifact_id}}": delete_artifact,
     f"POST {WS}/attachments": create_attachment,
     f"DELETE {WS}/attachments/{{attachment_id}}": delete_attachment,
+    f"POST {WS}/agents": create_agent,
+    f"PATCH {WS}/agents/{{agent_id}}": update_agent,
+    f"POST {WS}/agents/{{agent_id}}/tokens": create_agent_token,
+    f"DELETE {WS}/agents/{{agent_id}}/tokens/{{token_id}}": revoke_agent_token,
 }
 
 

@@ -193,7 +193,7 @@ async def test_bootstrap_admin_only_on_an_empty_database(empty_database: Databas
     async with empty_database.read_session() as session:
         verified = await auth_service.verify_access_token(session, secret)
     assert verified is not None
-    assert verified[0].id == admin.id
+    assert verified.principal.id == admin.id
 
 
 @pytest.mark.anyio

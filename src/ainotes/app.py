@@ -113,7 +113,7 @@ def _principal_resolver(database: Database) -> PrincipalResolver:
             return None
         async with database.read_session() as session:
             verified = await auth_service.verify_access_token(session, secret.strip())
-        return verified[0] if verified else None
+        return verified.principal if verified else None
 
     return resolve
 

@@ -1,7 +1,7 @@
 """Token and user rules that are awkward to reach over HTTP."""
 
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import anyio
@@ -63,11 +63,12 @@ class TestVerifyAccessToken:
         actor = await factory.user()
         async with database.read_session() as session:
             verified = await auth_service.verify_access_token(session, actor.token)
+            tokens = await auth_service.list_tokens(session, actor.user_id)
         assert verified is not None
-        principal, token = verified
+        principal = verified.principal
         assert principal.kind is PrincipalKind.USER
         assert (principal.id, principal.name) == (actor.user_id, actor.username)
-        assert principal.token_id == token.id
+        assert principal.token_id == tokens[0].id
 
     async def test_unknown_secret_is_none(self, database: Database):
         async with database.read_session() as session:
@@ -105,7 +106,8 @@ class TestRevokeToken:
         async with database.read_session() as session:
             verified = await auth_service.verify_access_token(session, owner.token)
         assert verified is not None
-        token_id = verified[1].id
+        token_id = verified.principal.token_id
+        assert token_id is not None
         with pytest.raises(TokenNotFound):
             async with database.write_session() as session:
                 await auth_service.revoke_token(session, other.user_id, token_id)
@@ -114,9 +116,8 @@ class TestRevokeToken:
 
 
 class TestLastUse:
-    def token(self, last_used_ago: timedelta | None) -> AccessToken:
-        now = utcnow()
-        return AccessToken(last_used_at=None if last_used_ago is None else now - last_used_ago)
+    def token(self, last_used_ago: timedelta | None) -> datetime | None:
+        return None if last_used_ago is None else utcnow() - last_used_ago
 
     def test_never_used_is_stale(self):
         assert auth_service.last_use_is_stale(self.token(None), utcnow())
@@ -159,7 +160,7 @@ class TestBootstrapAdmin:
         async with empty_database.read_session() as session:
             verified = await auth_service.verify_access_token(session, secret)
         assert verified is not None
-        assert verified[0].id == admin.id
+        assert verified.principal.id == admin.id
 
     async def test_does_nothing_once_a_user_exists(self, empty_database: Database):
         async with empty_database.write_session() as session:

@@ -1,9 +1,10 @@
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
+from ainotes.auth.schemas import Scope, TokenName
 from ainotes.core.schemas import Schema
 
 
@@ -24,6 +25,8 @@ class AuditFilters(Schema):
     request_id: str | None = None
     correlation_id: str | None = None
     workflow_id: str | None = None
+    actor_kind: str | None = None
+    proposal_id: str | None = None
 
 
 class AuditEventRead(Schema):
@@ -61,3 +64,59 @@ class AuditVerificationRead(Schema):
         description="The first event that is edited, missing or out of order; null when ok."
     )
     reason: str | None
+
+
+AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class AgentCreate(Schema):
+    name: AgentName
+    description: str = Field(default="", max_length=2000)
+
+
+class AgentUpdate(Schema):
+    name: AgentName | None = None
+    description: str | None = Field(default=None, max_length=2000)
+    disabled: bool | None = Field(
+        default=None,
+        description="true disables the agent: its tokens stop working at once. "
+        "Its pending proposals stay reviewable.",
+    )
+
+
+class AgentRead(Schema):
+    id: str
+    workspace_id: str
+    name: str
+    description: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    disabled_at: datetime | None
+
+
+class AgentTokenCreate(Schema):
+    name: TokenName
+    scopes: list[Scope] = Field(
+        min_length=1,
+        description="What the token may do. Read scopes open an API section; "
+        "`proposals:write` lets the agent submit, withdraw and rebase proposals.",
+    )
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class AgentTokenRead(Schema):
+    id: str
+    agent_id: str
+    name: str
+    token_prefix: str
+    scopes: list[str]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class AgentTokenCreated(AgentTokenRead):
+    token: str = Field(description="The secret. It is shown only in this response.")

@@ -70,17 +70,15 @@ async def _principal_from_access_token(
     verified = await auth_service.verify_access_token(session, secret)
     if verified is None:
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
-    principal, token = verified
-    if auth_service.last_use_is_stale(token, utcnow()):
-        # The id is read now: after a rollback the token object is expired and detached.
-        token_id = token.id
-        after_request(request, lambda: _record_token_use(request, token_id))
+    principal = verified.principal
+    if auth_service.last_use_is_stale(verified.last_used_at, utcnow()):
+        after_request(request, lambda: _record_token_use(request, principal))
     return principal
 
 
-async def _record_token_use(request: Request, token_id: str) -> None:
+async def _record_token_use(request: Request, principal: Principal) -> None:
     async with get_database(request).write_session() as write_session:
-        await auth_service.record_token_use(write_session, token_id)
+        await auth_service.record_token_use(write_session, principal)
 
 
 async def _principal_from_jwt(request: Request, token: str) -> Principal:

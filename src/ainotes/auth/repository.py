@@ -3,7 +3,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
-from ainotes.auth.models import AccessToken, User
+from ainotes.auth.models import AccessToken, Agent, AgentToken, User
 from ainotes.core.db import ReadOnlySession
 
 
@@ -61,4 +61,39 @@ class TokenRepository:
     async def touch(self, token_id: str, now: datetime) -> None:
         await self.session.execute(
             update(AccessToken).where(AccessToken.id == token_id).values(last_used_at=now)
+        )
+
+
+class AgentTokenRepository:
+    """Agent tokens by hash, across workspaces: a token names its workspace, not the reverse."""
+
+    def __init__(self, session: ReadOnlySession) -> None:
+        self.session = session
+
+    async def find_active(self, token_hash: str, now: datetime) -> tuple[AgentToken, Agent] | None:
+        statement = (
+            select(AgentToken, Agent)
+            .join(
+                Agent,
+                (Agent.workspace_id == AgentToken.workspace_id) & (Agent.id == AgentToken.agent_id),
+            )
+            .where(
+                AgentToken.token_hash == token_hash,
+                AgentToken.revoked_at.is_(None),
+                Agent.disabled_at.is_(None),
+            )
+        )
+        row = (await self.session.execute(statement)).first()
+        if row is None:
+            return None
+        token, agent = row[0], row[1]
+        if token.expires_at is not None and token.expires_at <= now:
+            return None
+        return token, agent
+
+    async def touch(self, workspace_id: str, token_id: str, now: datetime) -> None:
+        await self.session.execute(
+            update(AgentToken)
+            .where(AgentToken.workspace_id == workspace_id, AgentToken.id == token_id)
+            .values(last_used_at=now)
         )

@@ -1,4 +1,5 @@
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field, StringConstraints
@@ -40,3 +41,26 @@ class TokenRead(Schema):
 
 class TokenCreated(TokenRead):
     token: str = Field(description="The secret. It is shown only in this response.")
+
+
+class Scope(StrEnum):
+    """What an agent token allows. A read scope is named after the API section (the OpenAPI
+    tag) it opens; ``proposals:write`` is the only write an agent can make."""
+
+    WORKSPACES_READ = "workspaces:read"
+    NOTES_READ = "notes:read"
+    RELATIONSHIPS_READ = "relationships:read"
+    TASKS_READ = "tasks:read"
+    ARTIFACTS_READ = "artifacts:read"
+    ATTACHMENTS_READ = "attachments:read"
+    SEARCH_READ = "search:read"
+    PROPOSALS_READ = "proposals:read"
+    PROPOSALS_WRITE = "proposals:write"
+
+
+def read_scope_of(section: str) -> Scope | None:
+    """The scope that opens the reading routes of an API section, if agents may read it."""
+    try:
+        return Scope(f"{section}:read")
+    except ValueError:
+        return None

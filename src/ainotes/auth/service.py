@@ -4,6 +4,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
@@ -11,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ainotes.auth.errors import InvalidCredentials, TokenNotFound, UsernameTaken
 from ainotes.auth.jwt import JwtVerifier
-from ainotes.auth.models import AccessToken, User
-from ainotes.auth.repository import TokenRepository, UserRepository
+from ainotes.auth.models import AccessToken, Agent, AgentToken, User
+from ainotes.auth.repository import AgentTokenRepository, TokenRepository, UserRepository
 from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
@@ -30,6 +31,10 @@ _USERNAME_FROM_SUBJECT = re.compile(r"[^a-z0-9_.-]")
 
 def hash_token(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 def principal_for(user: User, token_id: str | None = None) -> Principal:
@@ -84,7 +89,7 @@ async def issue_token(
     actor: Principal = SYSTEM_PRINCIPAL,
 ) -> tuple[AccessToken, str]:
     """Create a token; the secret is returned once and never stored."""
-    secret = USER_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret(USER_TOKEN_PREFIX)
     now = utcnow()
     token = AccessToken(
         user_id=user.id,
@@ -145,22 +150,53 @@ async def revoke_token(
     return token
 
 
-async def verify_access_token(
-    session: ReadOnlySession, secret: str
-) -> tuple[Principal, AccessToken] | None:
-    found = await TokenRepository(session).find_active(hash_token(secret), utcnow())
+@dataclass(frozen=True, slots=True)
+class VerifiedToken:
+    principal: Principal
+    last_used_at: datetime | None
+
+
+async def verify_access_token(session: ReadOnlySession, secret: str) -> VerifiedToken | None:
+    """The principal of a personal or agent token; None when it is unknown, revoked, expired,
+    or its user or agent is disabled (so that disabling takes effect on the next request)."""
+    now = utcnow()
+    if secret.startswith(AGENT_TOKEN_PREFIX):
+        agent_found = await AgentTokenRepository(session).find_active(hash_token(secret), now)
+        if agent_found is None:
+            return None
+        agent_token, agent = agent_found
+        return VerifiedToken(principal_for_agent(agent, agent_token), agent_token.last_used_at)
+    found = await TokenRepository(session).find_active(hash_token(secret), now)
     if found is None:
         return None
     token, user = found
-    return principal_for(user, token.id), token
+    return VerifiedToken(principal_for(user, token.id), token.last_used_at)
 
 
-def last_use_is_stale(token: AccessToken, now: datetime) -> bool:
-    return token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION
+def principal_for_agent(agent: Agent, token: AgentToken | None = None) -> Principal:
+    return Principal(
+        kind=PrincipalKind.AGENT,
+        id=agent.id,
+        name=agent.name,
+        workspace_id=agent.workspace_id,
+        scopes=frozenset(token.scopes) if token else frozenset(),
+        token_id=token.id if token else None,
+    )
 
 
-async def record_token_use(session: WritableSession, token_id: str) -> None:
-    await TokenRepository(session).touch(token_id, utcnow())
+def last_use_is_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    return last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION
+
+
+async def record_token_use(session: WritableSession, principal: Principal) -> None:
+    if principal.token_id is None:
+        return
+    if principal.kind is PrincipalKind.AGENT and principal.workspace_id is not None:
+        await AgentTokenRepository(session).touch(
+            principal.workspace_id, principal.token_id, utcnow()
+        )
+    else:
+        await TokenRepository(session).touch(principal.token_id, utcnow())
 
 
 async def verify_jwt(

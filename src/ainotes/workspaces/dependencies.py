@@ -2,6 +2,10 @@
 
 Non-members get 404 (existence does not leak); members below the needed role get 403. The
 token and the membership are read in the same session as the rest of the request.
+
+Agents are not members: their token names one workspace and the scopes they hold there. They
+read the API sections their scopes name, and every direct write refuses them with a pointer
+to proposals; only routes that declare an agent scope (submitting a proposal) let them write.
 """
 
 from collections.abc import Awaitable, Callable
@@ -10,13 +14,23 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 
 from ainotes.auth.dependencies import BearerCredentials, JwtPrincipal, authenticate
+from ainotes.auth.schemas import Scope, read_scope_of
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.principal import PrincipalKind
 from ainotes.workspaces import service as workspaces_service
 from ainotes.workspaces.models import Role
 from ainotes.workspaces.service import WorkspaceAccess
 
 WorkspaceId = Annotated[str, Path(pattern=ID_PATTERN, description="The workspace's id.")]
+
+
+def _section_scope(request: Request) -> str | None:
+    """The read scope of the API section (OpenAPI tag) the matched route belongs to."""
+    route = request.scope.get("route")
+    tags = getattr(route, "tags", None) or [""]
+    scope = read_scope_of(str(tags[0]))
+    return scope.value if scope else None
 
 
 def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
@@ -28,12 +42,20 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
         session: ReadSession,
     ) -> WorkspaceAccess:
         principal = jwt_principal or await authenticate(request, credentials, session)
+        if principal.kind is PrincipalKind.AGENT:
+            # Owner-only reads (the audit log) stay closed to agents whatever their scopes.
+            scope = _section_scope(request) if required is Role.VIEWER else None
+            return await workspaces_service.get_agent_access(
+                session, principal, workspace_id, scope
+            )
         return await workspaces_service.get_access(session, principal, workspace_id, required)
 
     return dependency
 
 
-def _writing(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
+def _writing(
+    required: Role, agent_scope: Scope | None = None
+) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
         request: Request,
         workspace_id: WorkspaceId,
@@ -42,6 +64,12 @@ def _writing(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
         session: WriteSession,
     ) -> WorkspaceAccess:
         principal = jwt_principal or await authenticate(request, credentials, session)
+        if principal.kind is PrincipalKind.AGENT:
+            if agent_scope is None:
+                workspaces_service.refuse_agent_write(principal, workspace_id)
+            return await workspaces_service.get_agent_access(
+                session, principal, workspace_id, agent_scope
+            )
         return await workspaces_service.get_access(session, principal, workspace_id, required)
 
     return dependency
@@ -55,3 +83,7 @@ OwnerViewableWorkspace = Annotated[WorkspaceAccess, Depends(_reading(Role.OWNER)
 MemberOfWorkspace = Annotated[WorkspaceAccess, Depends(_writing(Role.VIEWER))]
 EditableWorkspace = Annotated[WorkspaceAccess, Depends(_writing(Role.EDITOR))]
 OwnedWorkspace = Annotated[WorkspaceAccess, Depends(_writing(Role.OWNER))]
+# For writes agents may make too (proposals): users need the editor role, agents the scope.
+ProposingWorkspace = Annotated[
+    WorkspaceAccess, Depends(_writing(Role.EDITOR, agent_scope=Scope.PROPOSALS_WRITE))
+]

@@ -29,3 +29,13 @@ class AlreadyMember(Conflict):
 class LastOwner(Conflict):
     slug = "last-owner"
     title = "A workspace keeps at least one owner"
+
+
+class AgentWriteForbidden(Forbidden):
+    slug = "agent-write-forbidden"
+    title = "Agents write through proposals"
+
+
+class InsufficientScope(Forbidden):
+    slug = "insufficient-scope"
+    title = "Insufficient scope"

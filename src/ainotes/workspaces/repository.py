@@ -26,6 +26,10 @@ class WorkspaceRepository:
         row = (await self.session.execute(statement)).first()
         return None if row is None else (row[0], Role(row[1]))
 
+    async def get(self, workspace_id: str) -> Workspace | None:
+        """Without the membership check: for principals scoped to one workspace (agents)."""
+        return await self.session.get(Workspace, workspace_id)
+
     async def delete(self, workspace: Workspace) -> None:
         await self.session.delete(workspace)
 

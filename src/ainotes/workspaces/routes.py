@@ -17,8 +17,10 @@ from ainotes.workspaces.dependencies import (
     ViewableWorkspace,
 )
 from ainotes.workspaces.errors import (
+    AgentWriteForbidden,
     AlreadyMember,
     InsufficientRole,
+    InsufficientScope,
     LastOwner,
     MemberNotFound,
     UserNotFound,
@@ -68,7 +70,7 @@ def build_router(settings: Settings) -> APIRouter:
         "",
         response_model=WorkspaceRead,
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(),
+        responses=problem_responses(AgentWriteForbidden),
     )
     async def create_workspace(
         body: WorkspaceCreate, principal: CurrentPrincipal, session: WriteSession
@@ -78,7 +80,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.get(
         "",
         response_model=Page[WorkspaceRead],
-        responses=problem_responses(InvalidCursor),
+        responses=problem_responses(InvalidCursor, InsufficientScope),
     )
     async def list_workspaces(
         principal: CurrentPrincipal,

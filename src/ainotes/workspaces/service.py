@@ -5,13 +5,16 @@ from dataclasses import dataclass
 
 from ainotes.auth import service as auth_service
 from ainotes.auth.models import User
+from ainotes.auth.schemas import Scope
 from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.pagination import Ordering, page_of, paginate
-from ainotes.core.principal import Principal
+from ainotes.core.principal import Principal, PrincipalKind
 from ainotes.workspaces.errors import (
+    AgentWriteForbidden,
     AlreadyMember,
     InsufficientRole,
+    InsufficientScope,
     LastOwner,
     MemberNotFound,
     UserNotFound,
@@ -50,8 +53,8 @@ def _not_found(workspace_id: str) -> WorkspaceNotFound:
 async def get_access(
     session: ReadOnlySession, principal: Principal, workspace_id: str, required: Role
 ) -> WorkspaceAccess:
-    """The principal's access to a workspace: 404 for non-members, so that existence does not
-    leak; 403 for members whose role is below ``required``."""
+    """A user's access to a workspace: 404 for non-members, so that existence does not leak;
+    403 for members whose role is below ``required``."""
     found = None
     if principal.is_user:
         found = await WorkspaceRepository(session).get_for_member(workspace_id, principal.id)
@@ -65,9 +68,44 @@ async def get_access(
     return WorkspaceAccess(workspace=workspace, role=role, principal=principal)
 
 
+async def get_agent_access(
+    session: ReadOnlySession, principal: Principal, workspace_id: str, scope: str | None
+) -> WorkspaceAccess:
+    """An agent's access: only to the workspace of its token (404 elsewhere, as for a
+    non-member), and only where ``scope`` is one its token holds. Agents read as viewers do."""
+    workspace = None
+    if principal.workspace_id == workspace_id:
+        workspace = await WorkspaceRepository(session).get(workspace_id)
+    if workspace is None:
+        raise _not_found(workspace_id)
+    if scope is None or scope not in principal.scopes:
+        held = ", ".join(sorted(principal.scopes)) or "none"
+        raise InsufficientScope(
+            f"This needs an agent token with the scope {scope}; this token has: {held}."
+            if scope
+            else "Agent tokens cannot use this route.",
+            required_scope=scope,
+        )
+    return WorkspaceAccess(workspace=workspace, role=Role.VIEWER, principal=principal)
+
+
+def refuse_agent_write(principal: Principal, workspace_id: str) -> None:
+    """Agents never write directly; they are told where to submit a proposal instead. An
+    agent of another workspace learns nothing: it gets the non-member 404."""
+    if principal.workspace_id != workspace_id:
+        raise _not_found(workspace_id)
+    raise AgentWriteForbidden(
+        "Agents cannot change this directly: submit a proposal with the change to "
+        f"/v1/workspaces/{workspace_id}/proposals, and a person will review it.",
+        proposals_url=f"/v1/workspaces/{workspace_id}/proposals",
+    )
+
+
 async def create(
     session: WritableSession, principal: Principal, data: WorkspaceCreate
 ) -> WorkspaceAccess:
+    if not principal.is_user:
+        raise AgentWriteForbidden("Only people create workspaces.")
     workspace = Workspace(name=data.name, description=data.description, created_by=principal.id)
     session.add(workspace)
     await session.flush()
@@ -114,6 +152,14 @@ async def _record_member(
 async def list_for(
     session: ReadOnlySession, principal: Principal, cursor: str | None, limit: int
 ) -> tuple[list[WorkspaceAccess], str | None]:
+    if principal.kind is PrincipalKind.AGENT and principal.workspace_id is not None:
+        # An agent lists the one workspace of its token, when its scopes let it read it.
+        if cursor is not None:
+            return [], None
+        access = await get_agent_access(
+            session, principal, principal.workspace_id, Scope.WORKSPACES_READ.value
+        )
+        return [access], None
     statement = paginate(
         WorkspaceRepository(session).select_for_member(principal.id),
         WORKSPACE_ORDER,
