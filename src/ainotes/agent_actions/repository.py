@@ -1,10 +1,18 @@
 """Reads of the audit log, bound to one chain (a workspace's id, or ``system``)."""
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, func, select
 
-from ainotes.agent_actions.schemas import AuditFilters
+from ainotes.agent_actions.models import (
+    Proposal,
+    ProposalNote,
+    ProposalPolicy,
+    ProposalState,
+    ProposalTransition,
+)
+from ainotes.agent_actions.schemas import AuditFilters, ProposalFilters
 from ainotes.auth.models import Agent, AgentToken
 from ainotes.core.audit import AuditChainHead, AuditEvent
 from ainotes.core.db import ReadOnlySession
@@ -80,3 +88,107 @@ class AgentTokenRepository(WorkspaceRepository[AgentToken]):
     async def get_of(self, agent_id: str, token_id: str) -> AgentToken | None:
         statement = self.select().where(AgentToken.agent_id == agent_id, AgentToken.id == token_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+
+class ProposalRepository(WorkspaceRepository[Proposal]):
+    model = Proposal
+
+    async def get_for_update(self, proposal_id: str) -> Proposal | None:
+        # Concurrent decisions on one proposal queue here; the second sees the first's state.
+        statement = self.select().where(Proposal.id == proposal_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def page(
+        self, filters: ProposalFilters, ordering: Ordering, cursor: str | None, limit: int
+    ) -> Sequence[Proposal]:
+        statement = self.select()
+        if filters.states:
+            statement = statement.where(Proposal.state.in_([s.value for s in filters.states]))
+        for name in ("agent_id", "workflow_id", "correlation_id"):
+            value = getattr(filters, name)
+            if value is not None:
+                statement = statement.where(getattr(Proposal, name) == value)
+        if filters.created_after is not None:
+            statement = statement.where(Proposal.created_at > filters.created_after)
+        if filters.created_before is not None:
+            statement = statement.where(Proposal.created_at < filters.created_before)
+        if filters.note_id is not None:
+            statement = statement.where(
+                exists().where(
+                    ProposalNote.workspace_id == self.workspace_id,
+                    ProposalNote.proposal_id == Proposal.id,
+                    ProposalNote.note_id == filters.note_id,
+                )
+            )
+        statement = paginate(statement, ordering, cursor, limit)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def count_waiting(self, now: datetime) -> dict[str, int]:
+        """Pending (and not yet past their expiry) and stale proposals."""
+        statement = (
+            select(Proposal.state, func.count())
+            .where(
+                Proposal.workspace_id == self.workspace_id,
+                Proposal.state.in_([ProposalState.PENDING.value, ProposalState.STALE.value]),
+                Proposal.expires_at > now,
+            )
+            .group_by(Proposal.state)
+        )
+        return {str(state): count for state, count in (await self.session.execute(statement)).all()}
+
+    async def expired_ids(self, now: datetime, limit: int) -> Sequence[str]:
+        statement = (
+            select(Proposal.id)
+            .where(
+                Proposal.workspace_id == self.workspace_id,
+                Proposal.state.in_([ProposalState.PENDING.value, ProposalState.STALE.value]),
+                Proposal.expires_at <= now,
+            )
+            .order_by(Proposal.expires_at, Proposal.id)
+            .limit(limit)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def transitions(self, proposal_id: str) -> Sequence[ProposalTransition]:
+        statement = (
+            select(ProposalTransition)
+            .where(
+                ProposalTransition.workspace_id == self.workspace_id,
+                ProposalTransition.proposal_id == proposal_id,
+            )
+            .order_by(ProposalTransition.seq)
+        )
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def last_transition_seq(self, proposal_id: str) -> int:
+        statement = select(func.max(ProposalTransition.seq)).where(
+            ProposalTransition.workspace_id == self.workspace_id,
+            ProposalTransition.proposal_id == proposal_id,
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() or 0
+
+    def add_notes(self, proposal_id: str, base_versions: dict[str, int | None]) -> None:
+        self.session.add_all(
+            ProposalNote(
+                workspace_id=self.workspace_id,
+                proposal_id=proposal_id,
+                note_id=note_id,
+                base_version=base_version,
+            )
+            for note_id, base_version in base_versions.items()
+        )
+
+    async def get_policy(self) -> ProposalPolicy | None:
+        return await self.session.get(ProposalPolicy, self.workspace_id)
+
+
+async def workspaces_with_expired_proposals(session: ReadOnlySession, now: datetime) -> list[str]:
+    statement = (
+        select(Proposal.workspace_id)
+        .where(
+            Proposal.state.in_([ProposalState.PENDING.value, ProposalState.STALE.value]),
+            Proposal.expires_at <= now,
+        )
+        .distinct()
+    )
+    return list((await session.execute(statement)).scalars().all())

@@ -37,6 +37,7 @@ class AuditEvent(Base):
         Index(None, "chain_id", "request_id"),
         Index(None, "chain_id", "correlation_id"),
         Index(None, "chain_id", "workflow_id"),
+        Index(None, "chain_id", "proposal_id"),
     )
 
     # The workspace id, or "system" for changes outside any workspace.
@@ -161,7 +162,7 @@ async def record(
         actor_kind=actor.kind.value,
         actor_id=actor.id,
         actor_name=actor.name,
-        on_behalf_of=on_behalf_of,
+        on_behalf_of=on_behalf_of or actor.on_behalf_of,
         action=action,
         target_type=target_type,
         target_id=target_id,
@@ -171,7 +172,7 @@ async def record(
         trace_id=context.trace_id if context else None,
         workflow_id=context.workflow_id if context else None,
         workflow_step=context.workflow_step if context else None,
-        proposal_id=proposal_id,
+        proposal_id=proposal_id or actor.proposal_id,
         idempotency_key_hash=idempotency_key_hash or current_idempotency_key_hash(),
         client_ip=context.client_ip if context else None,
         user_agent=context.user_agent if context else None,

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1, le=24 * 30)
     idempotency_lock_timeout_seconds: int = Field(default=60, ge=1, le=3600)
 
+    # How long an agent's proposal waits for a decision before it expires, unless the
+    # workspace's proposal policy says otherwise.
+    proposal_ttl_hours: int = Field(default=24 * 7, ge=1, le=24 * 365)
+
     # Create an admin user and print its token on the first `serve` against an empty database.
     bootstrap_admin: bool = True
 

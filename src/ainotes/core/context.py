@@ -1,7 +1,9 @@
 """Per-request context (request and correlation ids), visible to logs, errors and services."""
 
+import contextlib
+from collections.abc import Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,24 @@ def set_request_context(context: RequestContext) -> None:
 
 def get_request_context() -> RequestContext | None:
     return _request_context.get()
+
+
+@contextlib.contextmanager
+def in_workflow(workflow_id: str | None, workflow_step: str | None) -> Iterator[None]:
+    """Within the block, what is recorded names this workflow instead of the request's own:
+    applying a proposal belongs to the agent workflow that submitted it, while the request id
+    stays the approver's."""
+    context = _request_context.get()
+    if context is None or workflow_id is None:
+        yield
+        return
+    token = _request_context.set(
+        replace(context, workflow_id=workflow_id, workflow_step=workflow_step)
+    )
+    try:
+        yield
+    finally:
+        _request_context.reset(token)
 
 
 def current_request_id() -> str:

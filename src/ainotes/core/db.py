@@ -92,8 +92,11 @@ class Database:
             try:
                 yield WritableSession(ReadOnlySession(session))
                 await session.commit()
-            except BaseException:
-                await session.rollback()
+            except BaseException as error:
+                if getattr(error, "commits_transaction", False):
+                    await session.commit()
+                else:
+                    await session.rollback()
                 raise
 
     @contextlib.asynccontextmanager

@@ -48,6 +48,9 @@ class ProblemError(Exception):
     slug: ClassVar[str] = "internal-error"
     status: ClassVar[int] = 500
     title: ClassVar[str] = "Internal server error"
+    # A refusal that records why it refused (a proposal found stale is marked stale): the
+    # request's transaction commits what was written before the error instead of rolling back.
+    commits_transaction: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -20,6 +20,10 @@ class Principal:
     workspace_id: str | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     token_id: str | None = None
+    # Set while a proposal is applied: the agent acts for the person (or policy owner) who
+    # approved it, and every version and event it makes names the proposal.
+    on_behalf_of: str | None = None
+    proposal_id: str | None = None
 
     @property
     def is_user(self) -> bool:

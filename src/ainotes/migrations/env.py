@@ -7,6 +7,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 # Every module's models, so that the metadata is complete for autogenerate.
+import ainotes.agent_actions.models
 import ainotes.artifacts.models
 import ainotes.attachments.models
 import ainotes.auth.models

@@ -77,4 +77,7 @@ class NoteRevision(Base, WorkspaceScoped):
     # True when the write was made without If-Match (last write wins).
     unconditional: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(26))
+    # For versions an agent made through a proposal: who approved it, and which proposal.
+    on_behalf_of: Mapped[str | None] = mapped_column(String(26), default=None)
+    proposal_id: Mapped[str | None] = mapped_column(String(26), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -123,6 +123,10 @@ class RevisionRead(Schema):
     change: str
     unconditional: bool
     created_by: str
+    on_behalf_of: str | None = Field(
+        description="For a version an agent made through a proposal: who approved it."
+    )
+    proposal_id: str | None = Field(description="The proposal that made this version, if any.")
     created_at: datetime
 
 
@@ -132,6 +136,10 @@ class RevisionSummary(Schema):
     change: str
     unconditional: bool
     created_by: str
+    on_behalf_of: str | None = Field(
+        description="For a version an agent made through a proposal: who approved it."
+    )
+    proposal_id: str | None = Field(description="The proposal that made this version, if any.")
     created_at: datetime
 
 

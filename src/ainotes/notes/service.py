@@ -127,7 +127,7 @@ def _record_revision(
     session: WritableSession,
     note: Note,
     change: str,
-    actor_id: str,
+    actor: Principal,
     *,
     unconditional: bool = False,
 ) -> None:
@@ -144,7 +144,9 @@ def _record_revision(
             trashed=note.trashed_at is not None,
             change=change,
             unconditional=unconditional,
-            created_by=actor_id,
+            created_by=actor.id,
+            on_behalf_of=actor.on_behalf_of,
+            proposal_id=actor.proposal_id,
             created_at=note.updated_at,
         )
     )
@@ -197,7 +199,7 @@ async def create(
     session.add(note)
     await session.flush()
     await notes.replace_tags(note.id, note.tags)
-    _record_revision(session, note, "create", actor_id)
+    _record_revision(session, note, "create", access.principal)
     await session.flush()
     await _publish(session, note, NoteChangeKind.CREATED, None)
     await _record(session, access.principal, "note.created", note, {}, _audited(note))
@@ -257,7 +259,7 @@ async def _save_version(
         ) from None
     if tags_changed:
         await NoteRepository(session, note.workspace_id).replace_tags(note.id, note.tags)
-    _record_revision(session, note, change, actor_id, unconditional=unconditional)
+    _record_revision(session, note, change, actor, unconditional=unconditional)
     await session.flush()
     await _publish(session, note, kind, previous_title)
     await _record(session, actor, _ACTIONS[change], note, before, _audited(note))

@@ -54,7 +54,7 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
 
 
 def _writing(
-    required: Role, agent_scope: Scope | None = None
+    required: Role, agent_scope: Scope | None = None, agents_refused: str | None = None
 ) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
         request: Request,
@@ -66,7 +66,7 @@ def _writing(
         principal = jwt_principal or await authenticate(request, credentials, session)
         if principal.kind is PrincipalKind.AGENT:
             if agent_scope is None:
-                workspaces_service.refuse_agent_write(principal, workspace_id)
+                workspaces_service.refuse_agent_write(principal, workspace_id, agents_refused)
             return await workspaces_service.get_agent_access(
                 session, principal, workspace_id, agent_scope
             )
@@ -86,4 +86,15 @@ OwnedWorkspace = Annotated[WorkspaceAccess, Depends(_writing(Role.OWNER))]
 # For writes agents may make too (proposals): users need the editor role, agents the scope.
 ProposingWorkspace = Annotated[
     WorkspaceAccess, Depends(_writing(Role.EDITOR, agent_scope=Scope.PROPOSALS_WRITE))
+]
+# For decisions only people make (approving, rejecting, reverting proposals).
+DecidingWorkspace = Annotated[
+    WorkspaceAccess,
+    Depends(
+        _writing(
+            Role.EDITOR,
+            agents_refused="Only people decide on proposals: an agent cannot approve, reject "
+            "or revert one, its own included.",
+        )
+    ),
 ]

@@ -89,13 +89,14 @@ async def get_agent_access(
     return WorkspaceAccess(workspace=workspace, role=Role.VIEWER, principal=principal)
 
 
-def refuse_agent_write(principal: Principal, workspace_id: str) -> None:
+def refuse_agent_write(principal: Principal, workspace_id: str, detail: str | None = None) -> None:
     """Agents never write directly; they are told where to submit a proposal instead. An
     agent of another workspace learns nothing: it gets the non-member 404."""
     if principal.workspace_id != workspace_id:
         raise _not_found(workspace_id)
     raise AgentWriteForbidden(
-        "Agents cannot change this directly: submit a proposal with the change to "
+        detail
+        or "Agents cannot change this directly: submit a proposal with the change to "
         f"/v1/workspaces/{workspace_id}/proposals, and a person will review it.",
         proposals_url=f"/v1/workspaces/{workspace_id}/proposals",
     )
