@@ -35,7 +35,8 @@ class TestRecognisesTaskItems:
             "[ ] not a list item",
             "1. plain numbered item",
             "- plain item",
-            "> - [ ] quoted",
+            "> [ ] quoted, not a list item",
+            "> plain quote",
         ],
     )
     def test_not_a_task(self, line: str) -> None:
@@ -121,6 +122,83 @@ class TestCodeFences:
 
     def test_inline_backticks_are_not_a_fence(self) -> None:
         assert [i.text for i in parse("```inline``` text\n- [ ] real")] == ["real"]
+
+
+class TestBlockquotes:
+    def test_quoted_item(self) -> None:
+        item = only("> - [ ] call Bob @bob")
+        assert (item.text, item.done, item.level, item.assignees) == (
+            "call Bob @bob",
+            False,
+            0,
+            ("bob",),
+        )
+
+    @pytest.mark.parametrize(
+        "line", ["> > - [x] done", ">> - [x] done", ">>- [x] done", "  >  > - [x] done"]
+    )
+    def test_nested_quotes(self, line: str) -> None:
+        item = only(line)
+        assert (item.text, item.done) == ("done", True)
+
+    def test_numbered_list_in_a_quote(self) -> None:
+        items = parse("> Steps:\n>\n> 1. [ ] first\n> 2) [x] second\n>    - [ ] detail")
+        assert [(i.line, i.marker, i.text, i.done, i.level, i.parent) for i in items] == [
+            (3, "1.", "first", False, 0, None),
+            (4, "2)", "second", True, 0, None),
+            (5, "-", "detail", False, 1, 1),
+        ]
+
+    def test_nesting_inside_a_quote_as_at_the_margin(self) -> None:
+        items = parse("> - [ ] top\n>   - [ ] child\n>\n>     more about child\n>   - [ ] next")
+        assert [(i.text, i.level, i.parent) for i in items] == [
+            ("top", 0, None),
+            ("child", 1, 0),
+            ("next", 1, 0),
+        ]
+
+    def test_a_deeper_quote_at_the_margin_ends_the_list(self) -> None:
+        items = parse("> - [ ] outer\n> > - [ ] inner")
+        assert [(i.text, i.level, i.parent) for i in items] == [
+            ("outer", 0, None),
+            ("inner", 0, None),
+        ]
+
+    def test_a_quote_indented_under_an_item_is_inside_it(self) -> None:
+        items = parse("- [ ] top\n  > - [ ] quoted child\n> - [ ] quoted, not a child")
+        assert [(i.text, i.level, i.parent) for i in items] == [
+            ("top", 0, None),
+            ("quoted child", 1, 0),
+            ("quoted, not a child", 0, None),
+        ]
+
+    def test_leaving_the_quote_ends_its_lists(self) -> None:
+        items = parse("> - [ ] quoted\n  - [ ] not its child\n> - [ ] a\n\n>   - [ ] b")
+        assert [(i.text, i.level, i.parent) for i in items] == [
+            ("quoted", 0, None),
+            ("not its child", 0, None),
+            ("a", 0, None),
+            ("b", 0, None),
+        ]
+
+    def test_a_quote_at_the_margin_ends_the_list_outside(self) -> None:
+        items = parse("- [ ] top\n> quoted words\n  - [ ] not a child")
+        assert items[1].parent is None
+
+    def test_fences_inside_a_quote_are_ignored(self) -> None:
+        body = "> - [ ] before\n> ```md\n> - [ ] example\n> > - [ ] nested\n> ```\n> - [ ] after"
+        assert [(i.line, i.text) for i in parse(body)] == [(1, "before"), (6, "after")]
+
+    def test_quote_markers_inside_a_fence_are_code(self) -> None:
+        assert parse("```\n> - [ ] example\n```") == []
+
+    def test_a_fence_ends_with_its_quote(self) -> None:
+        body = "> ~~~\n> - [ ] code\n\n- [ ] after\n- [ ] more"
+        assert [i.text for i in parse(body)] == ["after", "more"]
+
+    def test_a_fence_in_a_deeper_quote_ends_with_it(self) -> None:
+        body = "> > ```\n> > - [ ] code\n> - [ ] outer again"
+        assert [i.text for i in parse(body)] == ["outer again"]
 
 
 class TestExtras:
@@ -235,7 +313,28 @@ class TestRewriteLine:
             0,
         )
 
-    @pytest.mark.parametrize("line", ["plain text", "- plain item", "- [ ]", ""])
+    @pytest.mark.parametrize(
+        ("line", "expected"),
+        [
+            ("> - [ ] call Bob", "> - [x] call Bob"),
+            ("> > 1. [ ] nested", "> > 1. [x] nested"),
+            (">>- [ ] tight", ">>- [x] tight"),
+            ("  >\t>   * [ ] odd spacing  \r", "  >\t>   * [x] odd spacing  \r"),
+        ],
+    )
+    def test_keeps_quote_markers(self, line: str, expected: str) -> None:
+        assert rewrite_line(line, done=True) == expected
+
+    def test_new_text_in_a_quote(self) -> None:
+        line = "> >   - [x] old words due:2026-12-01"
+        assert rewrite_line(line, done=False, text="new words") == (
+            "> >   - [ ] new words due:2026-12-01"
+        )
+        assert only(rewrite_line(line, text="new words")).text == "new words"
+
+    @pytest.mark.parametrize(
+        "line", ["plain text", "- plain item", "- [ ]", "", "> quoted text", "> - plain"]
+    )
     def test_refuses_a_line_that_is_not_a_task(self, line: str) -> None:
         with pytest.raises(NotATaskLine):
             rewrite_line(line, done=True)

@@ -346,6 +346,47 @@ class TestUpdateTask:
         )
         assert [r["version"] for r in revisions.json()["items"]] == [2, 1]
 
+    async def test_check_and_reword_a_task_in_a_blockquote(self, space: Space) -> None:
+        body = (
+            "Notes from the call:\n\n"
+            "> Agreed:\n"
+            "> - [ ] call Bob @bob\n"
+            "> > 1. [ ] send the deck due:2026-12-01\n"
+            ">\n"
+            "> ```\n"
+            "> - [ ] an example, not a task\n"
+            "> ```\n"
+        )
+        note = await space.make_note(body)
+        bob, deck = await space.note_tasks(note)
+        assert [(t["text"], t["line"]) for t in (bob, deck)] == [
+            ("call Bob @bob", 4),
+            ("send the deck", 5),
+        ]
+        response = await space.client.patch(
+            space.task(deck["id"]), json={"status": "done"}, headers=space.owner.headers
+        )
+        assert response.status_code == 200, response.text
+        assert (response.json()["id"], response.json()["status"]) == (deck["id"], "done")
+        response = await space.client.patch(
+            space.task(bob["id"]),
+            json={"text": "call Bob and Ann @bob @ann"},
+            headers=space.owner.headers,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["assignees"] == ["bob", "ann"]
+        assert await self.body_of(space, note) == (
+            body.replace("> - [ ] call Bob @bob", "> - [ ] call Bob and Ann @bob @ann").replace(
+                "> > 1. [ ] send", "> > 1. [x] send"
+            ),
+            3,
+        )
+        tasks = await space.note_tasks(note)
+        assert [(t["id"], t["status"]) for t in tasks] == [
+            (bob["id"], "open"),
+            (deck["id"], "done"),
+        ]
+
     async def test_uncheck(self, space: Space) -> None:
         note, task = await self.one_task(space, "- [X] done")
         response = await space.client.patch(

@@ -2,14 +2,16 @@
 
 What counts as a task item: a list item (``-``, ``*``, ``+``, ``1.`` or ``1)``) whose text starts
 with a checkbox (``[ ]``, ``[x]`` or ``[X]``) followed by whitespace and some text, outside
-fenced code blocks. Inline extras are read from the text the way people write them: a due date
-(``📅 2026-12-01`` or ``due:2026-12-01``; an impossible date is left as plain words),
-``#tags`` and ``@assignees``.
+fenced code blocks, also inside blockquotes (``> - [ ] call Bob``, ``> > 1. [x] done``), whose
+``>`` markers a write-back keeps as written. Inline extras are read from the text the way
+people write them: a due date (``📅 2026-12-01`` or ``due:2026-12-01``; an impossible date is
+left as plain words), ``#tags`` and ``@assignees``.
 
 The task's ``text`` is the item's text without its due-date tokens: a date is metadata, while
 tags and mentions are words of the sentence ("call @bob about #budget") and stay in it.
 """
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -25,6 +27,8 @@ _ITEM = re.compile(
     r"(?P<close>\][ \t]+)(?P<content>.*?)(?P<trail>[ \t]*)$"
 )
 _LIST_ITEM = re.compile(r"^(?P<indent>[ \t]*)(?:[-*+]|\d{1,9}[.)])(?:[ \t]|$)")
+# One blockquote marker: its indentation, the ``>`` and the one space or tab that may follow it.
+_QUOTE_MARKER = re.compile(r"(?P<indent>[ \t]*)>[ \t]?")
 _FENCE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _DUE = re.compile(r"(?:📅\ufe0f?[ \t]*|(?<![\w:])due:)(?P<date>\d{4}-\d{2}-\d{2})(?![\w-])", re.I)
 # A tag needs a letter (so "#1" stays an issue number) and no word character before the '#'.
@@ -118,45 +122,99 @@ def _match_item(line: str) -> re.Match[str] | None:
     return match
 
 
+@dataclass(frozen=True, slots=True)
+class _Quoted:
+    prefix: str  # the blockquote markers as written, e.g. "> > "
+    indents: tuple[int, ...]  # width of the indentation before each ``>``
+    rest: str  # the line after them
+
+    @property
+    def depth(self) -> int:
+        return len(self.indents)
+
+
+def _unquote(line: str, limit: int | None = None) -> _Quoted:
+    """Split ``line`` into its blockquote markers (at most ``limit`` of them) and the rest."""
+    indents: list[int] = []
+    end = 0
+    while limit is None or len(indents) < limit:
+        marker = _QUOTE_MARKER.match(line, end)
+        if marker is None:
+            break
+        indents.append(_width(marker.group("indent")))
+        end = marker.end()
+    return _Quoted(line[:end], tuple(indents), line[end:])
+
+
+def _encloses(entry: tuple[int, int, int | None], quoted: _Quoted, limit: float) -> bool:
+    """Whether the open list item ``entry`` (blockquote depth, indent width, task index) still
+    holds the line: the line is in the item's blockquotes, any deeper blockquote it opens is
+    indented past the item, and within the item's own blockquote the item is indented less
+    than ``limit``."""
+    depth, item_width, _ = entry
+    if depth > quoted.depth:
+        return False  # the line is outside the blockquote the item is in
+    if depth < quoted.depth:
+        return item_width < quoted.indents[depth]
+    return item_width < limit
+
+
 def parse(body: str) -> list[TaskItem]:
     """Every task item of ``body``, in order of appearance."""
     items: list[TaskItem] = []
-    # Open list items: (indent width, index of the task item or None for a plain list item).
-    stack: list[tuple[int, int | None]] = []
-    fence: str | None = None
+    # Open list items, outermost first: (blockquote depth, indent width within that
+    # blockquote, index of the task item or None for a plain list item).
+    stack: list[tuple[int, int, int | None]] = []
+    # An open code fence and the blockquote depth it was opened at.
+    fence: tuple[str, int] | None = None
     for number, raw_line in enumerate(body.split("\n"), start=1):
         line = raw_line.rstrip("\r")
-        fence_match = _FENCE.match(line)
         if fence is not None:
-            # A fence closes with the same character, at least as long, and nothing after it.
-            if (
-                fence_match
-                and fence_match.group("fence").startswith(fence)
-                and not fence_match.group("info").strip()
-            ):
-                fence = None
-            continue
+            marks, depth = fence
+            inside = _unquote(line, depth)
+            if inside.depth == depth:
+                # A fence closes with the same character, at least as long, and nothing after.
+                fence_match = _FENCE.match(inside.rest)
+                if (
+                    fence_match
+                    and fence_match.group("fence").startswith(marks)
+                    and not fence_match.group("info").strip()
+                ):
+                    fence = None
+                continue
+            # Leaving the blockquote ends the code block in it; the line is read as usual.
+            fence = None
+        quoted = _unquote(line)
+        rest = quoted.rest
+        fence_match = _FENCE.match(rest)
         if fence_match and not (
             fence_match.group("fence")[0] == "`" and "`" in fence_match.group("info")
         ):
-            fence = fence_match.group("fence")
+            fence = (fence_match.group("fence"), quoted.depth)
             continue
-        list_match = _LIST_ITEM.match(line)
+        list_match = _LIST_ITEM.match(rest)
+        width = 0
+        if list_match is not None:
+            width = _width(list_match.group("indent"))
+            limit: float = width  # a list item ends the items not indented less than it
+        elif rest.strip() and not rest[0].isspace():
+            limit = 0  # a paragraph or heading at the margin ends every list it is in
+        else:
+            limit = math.inf  # a blank line or an indented paragraph continues them
+        kept = 0
+        while kept < len(stack) and _encloses(stack[kept], quoted, limit):
+            kept += 1
+        del stack[kept:]
         if list_match is None:
-            if line.strip() and _width(line[: len(line) - len(line.lstrip())]) == 0:
-                stack.clear()  # a paragraph or heading at the margin ends every open list
             continue
-        width = _width(list_match.group("indent"))
-        while stack and stack[-1][0] >= width:
-            stack.pop()
         level = len(stack)
-        parent = next((index for _, index in reversed(stack) if index is not None), None)
-        item = _match_item(line)
+        parent = next((index for _, _, index in reversed(stack) if index is not None), None)
+        item = _match_item(rest)
         if item is None:
-            stack.append((width, None))
+            stack.append((quoted.depth, width, None))
             continue
         extras = _read_extras(item.group("content"))
-        stack.append((width, len(items)))
+        stack.append((quoted.depth, width, len(items)))
         items.append(
             TaskItem(
                 line=number,
@@ -182,10 +240,12 @@ class NotATaskLine(ValueError):
 def rewrite_line(line: str, *, done: bool | None = None, text: str | None = None) -> str:
     """``line`` (one task item) with its checkbox set to ``done`` and/or its text replaced.
 
-    Indentation, list marker and line ending are kept. A new ``text`` keeps the item's due date
-    unless it writes one itself; tags and mentions are part of the text, so it decides them.
+    Blockquote markers, indentation, list marker and line ending are kept. A new ``text`` keeps
+    the item's due date unless it writes one itself; tags and mentions are part of the text, so
+    it decides them.
     """
-    match = _match_item(line)
+    quoted = _unquote(line)
+    match = _match_item(quoted.rest)
     if match is None:
         raise NotATaskLine(line)
     check = match.group("check")
@@ -199,5 +259,5 @@ def rewrite_line(line: str, *, done: bool | None = None, text: str | None = None
             new_text = " ".join([new_text, *kept])
         content = new_text
     ending = "\r" if line.endswith("\r") else ""
-    head = match.group("prefix") + check + match.group("close")
+    head = quoted.prefix + match.group("prefix") + check + match.group("close")
     return head + content + match.group("trail") + ending
