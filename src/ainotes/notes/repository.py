@@ -12,9 +12,12 @@ class NoteRepository(WorkspaceRepository[Note]):
     model = Note
 
     async def get_for_update(self, note_id: str) -> Note | None:
-        # FOR UPDATE on PostgreSQL makes a concurrent writer wait and then see the new version;
-        # on SQLite the write transaction already holds the database lock.
-        statement = self.select().where(Note.id == note_id).with_for_update()
+        # FOR NO KEY UPDATE on PostgreSQL makes a concurrent writer wait and then see the new
+        # version, without blocking the FOR KEY SHARE that inserting a row referencing the note
+        # (a link from another note being saved) takes: FOR UPDATE would deadlock two notes
+        # saved at once that link to each other. On SQLite the write transaction already holds
+        # the database lock.
+        statement = self.select().where(Note.id == note_id).with_for_update(key_share=True)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     def filtered(self, filters: NoteFilters) -> Select[Note]:

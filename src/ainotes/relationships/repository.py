@@ -42,6 +42,25 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
+    async def get_for_update(self, relationship_id: str) -> Relationship | None:
+        # A concurrent delete of the same row then waits, and finds it gone instead of deleting
+        # nothing (SQLite writers already hold the database lock).
+        statement = self.select().where(Relationship.id == relationship_id).with_for_update()
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def hold_notes(self, note_ids: Collection[str]) -> None:
+        """Share-lock these notes until the transaction ends, in id order (so that two holders
+        cannot deadlock): a concurrent trash or purge waits, rather than changing a note between
+        the caller's check of it and its insert of a row referring to it. SQLite has no row
+        locks and needs none: its writers already hold the database lock."""
+        statement = (
+            select(Note.id)
+            .where(Note.workspace_id == self.workspace_id, Note.id.in_(note_ids))
+            .order_by(Note.id)
+            .with_for_update(read=True)
+        )
+        await self.session.execute(statement)
+
     async def find_manual(self, source_note_id: str, target_note_id: str, type_: str) -> str | None:
         statement = select(Relationship.id).where(
             Relationship.workspace_id == self.workspace_id,

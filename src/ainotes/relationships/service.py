@@ -170,11 +170,15 @@ async def create(
     """Relate two live notes of the workspace; ``(source, target, type)`` is unique."""
     if data.source_note_id == data.target_note_id:
         raise SelfRelationship("A relationship joins two different notes.")
+    links = RelationshipRepository(session, access.workspace_id)
+    # Held before they are checked: a trash or purge racing this request then comes wholly
+    # before the check (404/409) or wholly after the insert, never in between, where it
+    # would leave a relation to a trashed note or fail the insert on the foreign key.
+    await links.hold_notes([data.source_note_id, data.target_note_id])
     for note_id in (data.source_note_id, data.target_note_id):
         note = await notes_service.get(session, access, note_id)
         if note.trashed_at is not None:
             raise RelatedNoteInTrash(f"Note {note_id} is in the trash; restore it first.")
-    links = RelationshipRepository(session, access.workspace_id)
     existing = await links.find_manual(data.source_note_id, data.target_note_id, data.type.value)
     if existing is not None:
         raise _duplicate(data, existing)
@@ -188,12 +192,16 @@ async def create(
         created_by=access.principal.id,
         created_at=utcnow(),
     )
-    links.add_all([relationship])
     try:
-        await session.flush()
+        # In a savepoint: on PostgreSQL a failed INSERT aborts the transaction it runs in,
+        # and the winner still has to be looked up.
+        async with session.begin_nested():
+            links.add_all([relationship])
     except IntegrityError:
-        # A concurrent request made the same relation between our check and our insert.
-        raise _duplicate(data, None) from None
+        # A concurrent request made the same relation between our check and our insert (the
+        # notes are held, so it is not their foreign keys that failed).
+        winner = await links.find_manual(data.source_note_id, data.target_note_id, data.type.value)
+        raise _duplicate(data, winner) from None
     await _record(session, access, "relationship.created", relationship, {}, _audited(relationship))
     return relationship
 
@@ -235,25 +243,34 @@ def _duplicate(data: RelationshipCreate, existing_id: str | None) -> DuplicateRe
     )
 
 
+def _not_found(relationship_id: str) -> RelationshipNotFound:
+    return RelationshipNotFound(f"No relationship {relationship_id} exists in this workspace.")
+
+
 async def get(
     session: ReadOnlySession, access: WorkspaceAccess, relationship_id: str
 ) -> Relationship:
     relationship = await RelationshipRepository(session, access.workspace_id).get(relationship_id)
     if relationship is None:
-        raise RelationshipNotFound(f"No relationship {relationship_id} exists in this workspace.")
+        raise _not_found(relationship_id)
     return relationship
 
 
 async def delete(session: WritableSession, access: WorkspaceAccess, relationship_id: str) -> None:
     """Remove a manual relation; body links go away when the note's text stops writing them."""
-    relationship = await get(session, access, relationship_id)
+    links = RelationshipRepository(session, access.workspace_id)
+    # Locked, so that of racing deletes one removes it (and records one event) and the others
+    # find it gone.
+    relationship = await links.get_for_update(relationship_id)
+    if relationship is None:
+        raise _not_found(relationship_id)
     if relationship.source == BODY:
         raise BodyLinkReadOnly(
             f"Relationship {relationship_id} is a link written in note "
             f"{relationship.source_note_id}; edit the note to remove it."
         )
     await _record(session, access, "relationship.deleted", relationship, _audited(relationship), {})
-    await RelationshipRepository(session, access.workspace_id).delete(relationship)
+    await links.delete(relationship)
 
 
 async def list_relationships(
