@@ -37,8 +37,11 @@ from ainotes.tasks import routes as tasks_routes
 from ainotes.tasks import service as tasks_service
 from ainotes.workspaces import routes as workspaces_routes
 
-# POST /v1/workspaces/{id}/attachments streams files; it gets max_attachment_bytes.
+# POST /v1/workspaces/{id}/attachments streams files; it gets max_attachment_bytes, plus room
+# for a multipart form's framing (boundaries and part headers). The file itself is held to
+# the limit by the upload route.
 UPLOAD_PATH = re.compile(r"/v1/workspaces/[^/]+/attachments/?")
+FORM_FRAMING_BYTES = 64 * 1024
 
 DESCRIPTION = """\
 ainotes stores, versions, links and searches markdown notes in shared workspaces.
@@ -85,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_request_body_bytes,
         upload_path=UPLOAD_PATH,
         max_upload_bytes=settings.max_attachment_bytes,
+        form_framing_bytes=FORM_FRAMING_BYTES,
     )
 
     app.include_router(health.router)

@@ -182,6 +182,217 @@ class TestUploadAndDownload:
         assert response.content == b""
 
 
+BOUNDARY = "----ainotes-test-7MA4YWxkTrZu0gW"
+FORM_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def form_part(
+    content: bytes,
+    name: str = "file",
+    filename: str | None = "form.bin",
+    content_type: str | None = "application/octet-stream",
+) -> bytes:
+    disposition = f'form-data; name="{name}"'
+    if filename is not None:
+        disposition += f'; filename="{filename}"'
+    head = f"--{BOUNDARY}\r\nContent-Disposition: {disposition}\r\n"
+    if content_type is not None:
+        head += f"Content-Type: {content_type}\r\n"
+    return head.encode() + b"\r\n" + content + b"\r\n"
+
+
+def form(*parts: bytes) -> bytes:
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+async def in_chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
+    """Sent without a Content-Length, as a streaming client would."""
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+class TestMultipartUpload:
+    async def test_file_part_round_trip_with_its_name_and_type(self, space: Space) -> None:
+        data = b"%PDF-1.7\n" + os.urandom(300_000)
+        response = await space.client.post(
+            space.url,
+            files={"file": ("report.pdf", data, "application/pdf")},
+            data={"comment": "ignored"},
+            headers=space.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        attachment = response.json()
+        digest = hashlib.sha256(data).hexdigest()
+        assert attachment["sha256"] == digest
+        assert attachment["size"] == len(data)
+        assert attachment["filename"] == "report.pdf"
+        assert attachment["declared_content_type"] == "application/pdf"
+        assert attachment["sniffed_content_type"] == "application/pdf"
+        assert attachment["content_type"] == "application/pdf"
+        assert response.headers["location"].endswith(attachment["id"])
+        download = await space.content(attachment["id"])
+        assert download.content == data
+        assert download.headers["content-disposition"] == 'inline; filename="report.pdf"'
+        assert space.blob_path(digest).read_bytes() == data
+        assert not any((space.settings.data_dir / "blobs" / "tmp").iterdir())
+
+    @pytest.mark.parametrize("chunk_size", [1, 7, 4096, 65536])
+    async def test_streamed_form_in_any_chunking(self, space: Space, chunk_size: int) -> None:
+        # Boundaries and headers split across chunks; a CR LF inside the data is not an end.
+        data = b"line one\r\n--not-the-boundary\r\n" + os.urandom(20_000 if chunk_size > 7 else 900)
+        body = form(form_part(b"x", name="before", filename=None), form_part(data))
+        response = await space.client.post(
+            space.url,
+            content=in_chunks(body, chunk_size),
+            headers={**space.owner.headers, "Content-Type": FORM_TYPE},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
+        assert (await space.content(response.json()["id"])).content == data
+
+    async def test_query_filename_overrides_the_parts(self, space: Space) -> None:
+        response = await space.client.post(
+            space.url,
+            params={"filename": "chosen.txt"},
+            files={"file": ("sent.txt", b"hello", "text/plain")},
+            headers=space.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["filename"] == "chosen.txt"
+
+    async def test_part_without_filename_or_type(self, space: Space) -> None:
+        body = form(form_part(b"just text", filename=None, content_type=None))
+        response = await space.client.post(
+            space.url, content=body, headers={**space.owner.headers, "Content-Type": FORM_TYPE}
+        )
+        assert response.status_code == 201, response.text
+        attachment = response.json()
+        assert attachment["filename"] == "attachment"
+        assert attachment["declared_content_type"] is None
+        assert attachment["content_type"] == "text/plain; charset=utf-8"
+
+    async def test_utf8_filename_and_html_type_declared(self, space: Space) -> None:
+        body = form(
+            form_part(
+                b"<script>alert(1)</script>", filename="résumé.html", content_type="text/html"
+            )
+        )
+        response = await space.client.post(
+            space.url, content=body, headers={**space.owner.headers, "Content-Type": FORM_TYPE}
+        )
+        assert response.status_code == 201, response.text
+        attachment = response.json()
+        assert attachment["filename"] == "résumé.html"
+        assert attachment["declared_content_type"] == "text/html"
+        assert attachment["content_type"] == "text/plain; charset=utf-8"
+
+    async def test_path_like_filename_is_metadata_only(self, space: Space) -> None:
+        data = os.urandom(100)
+        blobs = space.settings.data_dir / "blobs"
+        response = await space.client.post(
+            space.url,
+            files={"file": ("../../../passwd", data, "application/octet-stream")},
+            headers=space.owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        attachment = response.json()
+        assert attachment["filename"] == "../../../passwd"
+        assert space.blob_path(attachment["sha256"]).read_bytes() == data
+        assert not (space.settings.data_dir.parent / "passwd").exists()
+        assert not list(blobs.rglob("passwd"))
+        download = await space.content(attachment["id"])
+        assert download.headers["content-disposition"] == 'attachment; filename="passwd"'
+
+    @pytest.mark.parametrize(
+        ("content_type", "body"),
+        [
+            pytest.param("multipart/form-data", form(form_part(b"data")), id="no-boundary"),
+            pytest.param(
+                FORM_TYPE, form(form_part(b"v", name="other", filename=None)), id="no-file-part"
+            ),
+            pytest.param(
+                FORM_TYPE, form(form_part(b"one"), form_part(b"two")), id="two-file-parts"
+            ),
+            pytest.param(
+                FORM_TYPE,
+                form(form_part(b"one"), form_part(b"two", name="more")),
+                id="second-file-under-another-name",
+            ),
+            pytest.param(FORM_TYPE, form(form_part(os.urandom(5000)))[:-40], id="truncated"),
+            pytest.param(FORM_TYPE, form_part(b"no closing boundary"), id="unterminated"),
+            pytest.param(FORM_TYPE, b"", id="empty"),
+            pytest.param(FORM_TYPE, b"this is not a form at all", id="not-multipart"),
+            pytest.param(
+                "multipart/form-data; boundary=other",
+                form(form_part(b"data")),
+                id="wrong-boundary",
+            ),
+            pytest.param(
+                FORM_TYPE,
+                form(f"--{BOUNDARY}\r\nContent-Type: text/plain\r\n\r\nx\r\n".encode()),
+                id="part-without-disposition",
+            ),
+            pytest.param(
+                FORM_TYPE,
+                form(
+                    form_part(
+                        b"aGVsbG8=", content_type="text/plain\r\nContent-Transfer-Encoding: base64"
+                    )
+                ),
+                id="base64-encoded",
+            ),
+        ],
+    )
+    async def test_malformed_form_is_400_and_leaves_nothing(
+        self, space: Space, content_type: str, body: bytes
+    ) -> None:
+        response = await space.client.post(
+            space.url,
+            content=in_chunks(body, 1000),
+            headers={**space.owner.headers, "Content-Type": content_type},
+        )
+        assert_problem(response, 400, "malformed-upload")
+        listing = await space.client.get(space.url, headers=space.owner.headers)
+        assert listing.json()["items"] == []
+        assert not any((space.settings.data_dir / "blobs" / "tmp").iterdir())
+
+    async def test_oversized_file_part_is_413_and_leaves_nothing(
+        self, space: Space, small_client: httpx.AsyncClient, tmp_path: Path
+    ) -> None:
+        body = form(form_part(os.urandom(2000)))
+        response = await small_client.post(
+            space.url,
+            content=in_chunks(body, 300),
+            headers={**space.owner.headers, "Content-Type": FORM_TYPE},
+        )
+        problem = assert_problem(response, 413, "attachment-too-large")
+        assert problem["max_bytes"] == 1024
+        assert files_under(tmp_path) == []
+        listing = await small_client.get(space.url, headers=space.owner.headers)
+        assert listing.json()["items"] == []
+
+    async def test_member_of_another_workspace_gets_404(self, space: Space) -> None:
+        outsider = await space.factory.user("outsider")
+        await space.factory.workspace(outsider, "Outsider's own")
+        data = os.urandom(64)
+        response = await space.client.post(
+            space.url,
+            files={"file": ("x.bin", data, "application/octet-stream")},
+            headers=outsider.headers,
+        )
+        assert_problem(response, 404, "workspace-not-found")
+        assert not space.blob_path(hashlib.sha256(data).hexdigest()).exists()
+        listing = await space.client.get(space.url, headers=space.owner.headers)
+        assert listing.json()["items"] == []
+
+    async def test_viewer_cannot_upload_a_form(self, space: Space) -> None:
+        viewer = await space.factory.member(space.workspace, space.owner, "viewer")
+        response = await space.client.post(
+            space.url, files={"file": ("x.txt", b"no", "text/plain")}, headers=viewer.headers
+        )
+        assert_problem(response, 403, "insufficient-role")
+
+
 class TestRanges:
     DATA = bytes(range(256)) * 4
 
@@ -236,18 +447,18 @@ class TestRanges:
         assert response.content == self.DATA
 
 
-class TestUploadLimit:
-    @pytest.fixture
-    async def small_client(
-        self, settings: Settings, tmp_path: Path
-    ) -> AsyncIterator[httpx.AsyncClient]:
-        small = settings.model_copy(update={"max_attachment_bytes": 1024, "data_dir": tmp_path})
-        app = create_app(small)
-        async with LifespanManager(app):
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client
+@pytest.fixture
+async def small_client(settings: Settings, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The same database, with a 1 KiB attachment limit and its blobs under ``tmp_path``."""
+    small = settings.model_copy(update={"max_attachment_bytes": 1024, "data_dir": tmp_path})
+    app = create_app(small)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            yield client
 
+
+class TestUploadLimit:
     async def test_oversized_stream_is_413_and_leaves_nothing(
         self, space: Space, small_client: httpx.AsyncClient, tmp_path: Path
     ) -> None:

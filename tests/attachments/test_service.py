@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from ainotes.attachments import service as attachments_service
+from ainotes.attachments.errors import AttachmentTooLarge, MalformedUpload
 from ainotes.attachments.headers import ByteRange, UnsatisfiableRange, parse_range
+from ainotes.attachments.multipart import FormFile
 from ainotes.attachments.sniffing import served_type, sniff
 from ainotes.attachments.storage import BlobMissing, LocalBlobStore
 from ainotes.core.db import Database
@@ -134,6 +136,91 @@ class TestLocalBlobStore:
     def test_keys_that_are_not_digests_never_become_paths(self, tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="sha256"):
             LocalBlobStore(tmp_path).path_for("../../etc/passwd")
+
+    async def test_lists_committed_blobs_only(self, tmp_path: Path) -> None:
+        store = LocalBlobStore(tmp_path)
+        stored = {}
+        for size in (0, 10, 70_000):
+            data = os.urandom(size)
+            info = await store.put_stream(_one(data))
+            stored[info.key] = size
+        in_flight = await store.open_writer()
+        await in_flight.write(b"not yet committed")
+        # Files this store did not name are not blobs, and never reported (nor swept).
+        (tmp_path / "ab" / "cd").mkdir(parents=True)
+        (tmp_path / "ab" / "cd" / ("ab" + "0" * 62)).write_bytes(b"misplaced")
+        (tmp_path / "notes.txt").write_text("operator's file")
+
+        listed = [blob async for blob in store.list_blobs()]
+
+        assert {blob.key: blob.size for blob in listed} == stored
+        assert all(blob.modified_at.tzinfo is not None for blob in listed)
+        await in_flight.abort()
+
+    async def test_lists_nothing_before_the_first_blob(self, tmp_path: Path) -> None:
+        assert [blob async for blob in LocalBlobStore(tmp_path / "none").list_blobs()] == []
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+BOUNDARY = "b0undary"
+FORM = (
+    b"--b0undary\r\n"
+    b'Content-Disposition: form-data; name="title"\r\n\r\n'
+    b"A title\r\n"
+    b"--b0undary\r\n"
+    b'Content-Disposition: form-data; name="file"; filename="C:\\Users\\me\\pic.png"\r\n'
+    b"Content-Type: image/png\r\n\r\n"
+    b"\x89PNG\r\n\x1a\n--b0undar\r\n--b0undary-\r\n\r\n"
+    b"\r\n--b0undary--\r\n"
+)
+FILE_BYTES = b"\x89PNG\r\n\x1a\n--b0undar\r\n--b0undary-\r\n\r\n"
+
+
+async def _chunks(body: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+class TestFormFile:
+    @pytest.mark.parametrize("size", [1, 2, 3, 5, 11, len(FORM)])
+    async def test_same_file_whatever_the_chunking(self, size: int) -> None:
+        form = FormFile(f"multipart/form-data; boundary={BOUNDARY}", _chunks(FORM, size))
+        received = b"".join([chunk async for chunk in form.chunks()])
+        assert received == FILE_BYTES
+        # A Windows path is cut to its last segment by the parser; either way it is metadata.
+        assert (form.filename, form.content_type) == ("pic.png", "image/png")
+
+    async def test_quoted_boundary(self) -> None:
+        form = FormFile(f'multipart/form-data; boundary="{BOUNDARY}"', _chunks(FORM, 64))
+        assert b"".join([chunk async for chunk in form.chunks()]) == FILE_BYTES
+
+    def test_boundary_longer_than_any_client_sends(self) -> None:
+        with pytest.raises(MalformedUpload, match="boundary"):
+            FormFile(f"multipart/form-data; boundary={'x' * 300}", _chunks(b"", 1))
+
+    async def test_file_part_limit_applies_while_streaming(self, tmp_path: Path) -> None:
+        store = LocalBlobStore(tmp_path)
+        body = FORM.replace(FILE_BYTES, os.urandom(5000))
+        form = FormFile(f"multipart/form-data; boundary={BOUNDARY}", _chunks(body, 512))
+        with pytest.raises(AttachmentTooLarge):
+            await attachments_service.stage_form(store, form, None, max_bytes=1024)
+        assert files_under(tmp_path) == []
+
+    async def test_staged_form_keeps_the_parts_name_and_type(self, tmp_path: Path) -> None:
+        store = LocalBlobStore(tmp_path)
+        form = FormFile(f"multipart/form-data; boundary={BOUNDARY}", _chunks(FORM, 100))
+        staged = await attachments_service.stage_form(store, form, None, max_bytes=1024)
+        try:
+            assert staged.filename == "pic.png"
+            assert staged.declared_content_type == "image/png"
+            assert staged.sniffed_content_type == "image/png"
+            assert staged.writer.sha256 == hashlib.sha256(FILE_BYTES).hexdigest()
+        finally:
+            await staged.discard()
+        assert files_under(tmp_path) == []
 
 
 class TestListReferenced:

@@ -1,4 +1,4 @@
-from ainotes.core.errors import Conflict, ContentTooLarge, NotFound, ProblemError
+from ainotes.core.errors import BadRequest, Conflict, ContentTooLarge, NotFound, ProblemError
 
 
 class AttachmentNotFound(NotFound):
@@ -9,6 +9,14 @@ class AttachmentNotFound(NotFound):
 class AttachmentTooLarge(ContentTooLarge):
     slug = "attachment-too-large"
     title = "Attachment too large"
+
+
+class MalformedUpload(BadRequest):
+    """A multipart/form-data upload that cannot be read as one file: no boundary, no ``file``
+    part or more than one file, or a body that breaks off before its closing boundary."""
+
+    slug = "malformed-upload"
+    title = "Malformed multipart upload"
 
 
 class AttachmentInUse(Conflict):

@@ -93,3 +93,10 @@ class BlobReferences:
     async def is_referenced(self, sha256: str) -> bool:
         statement = select(exists().where(Attachment.sha256 == sha256))
         return bool((await self.session.execute(statement)).scalar_one())
+
+    async def referenced_among(self, digests: Sequence[str]) -> set[str]:
+        """Which of ``digests`` some attachment (in any workspace) uses."""
+        if not digests:
+            return set()
+        statement = select(Attachment.sha256).where(Attachment.sha256.in_(digests)).distinct()
+        return set((await self.session.execute(statement)).scalars().all())

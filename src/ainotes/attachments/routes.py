@@ -10,17 +10,19 @@ from ainotes.attachments.errors import (
     AttachmentInUse,
     AttachmentNotFound,
     AttachmentTooLarge,
+    MalformedUpload,
     RangeNotSatisfiable,
 )
 from ainotes.attachments.headers import content_disposition
 from ainotes.attachments.models import Attachment
+from ainotes.attachments.multipart import FILE_FIELD
 from ainotes.attachments.schemas import AttachmentRead
 from ainotes.attachments.service import Download, StagedUpload
-from ainotes.attachments.storage import LocalBlobStore
+from ainotes.attachments.storage import blob_store
 from ainotes.core.config import Settings
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
-from ainotes.core.idempotency import IdempotentRoute
+from ainotes.core.idempotency import IDEMPOTENCY_PROBLEMS, IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
@@ -38,6 +40,33 @@ _CONTENT_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     # Revalidate with the ETag every time: access may have been revoked since.
     "Cache-Control": "private, no-cache",
+}
+
+
+_BINARY = {"type": "string", "format": "binary"}
+_UPLOAD_BODY = {
+    "required": True,
+    "description": (
+        "The file's bytes as the raw body, or a multipart/form-data form with one `file` part."
+    ),
+    "content": {
+        "application/octet-stream": {"schema": _BINARY},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": [FILE_FIELD],
+                "properties": {
+                    FILE_FIELD: {
+                        **_BINARY,
+                        "description": "The file; its part's filename and Content-Type "
+                        "are recorded. Other non-file fields are ignored.",
+                    }
+                },
+            },
+            "encoding": {FILE_FIELD: {"contentType": "*/*"}},
+        },
+        "*/*": {"schema": _BINARY},
+    },
 }
 
 
@@ -76,7 +105,7 @@ def build_router(settings: Settings) -> APIRouter:
     )
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
-    store = LocalBlobStore(settings.data_dir / "blobs")
+    store = blob_store(settings)
     receive_upload = staged_upload(store, settings.max_attachment_bytes)
     scoped = (WorkspaceNotFound, InsufficientRole)
     one = (*scoped, AttachmentNotFound)
@@ -85,14 +114,12 @@ def build_router(settings: Settings) -> APIRouter:
         "",
         response_model=AttachmentRead,
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(*scoped, AttachmentTooLarge),
-        openapi_extra={
-            "requestBody": {
-                "required": True,
-                "description": "The file's bytes as the raw body (not multipart).",
-                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
-            }
-        },
+        # The idempotency problems named here too: the route class only fills in statuses
+        # that are not documented yet, and 400 is.
+        responses=problem_responses(
+            *scoped, AttachmentTooLarge, MalformedUpload, *IDEMPOTENCY_PROBLEMS
+        ),
+        openapi_extra={"requestBody": _UPLOAD_BODY},
     )
     async def create_attachment(
         # Declared first: the body is received before the write transaction opens.
@@ -101,8 +128,10 @@ def build_router(settings: Settings) -> APIRouter:
         session: WriteSession,
         response: Response,
     ) -> Attachment:
-        """Upload a file as the raw request body. Name it with `?filename=` or a
-        `Content-Disposition` header; its `Content-Type` is recorded and checked against the
+        """Upload a file, either as the raw request body (name it with `?filename=` or a
+        `Content-Disposition` header; its `Content-Type` is recorded) or as the one `file`
+        part of a `multipart/form-data` form (the part's file name and `Content-Type` are
+        recorded; `?filename=` overrides the name). The declared type is checked against the
         bytes. Identical files share storage."""
         attachment = await attachments_service.create(session, access, staged)
         response.headers["Location"] = (

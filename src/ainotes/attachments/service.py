@@ -7,7 +7,9 @@ the blob are then committed together in the request's transaction.
 
 import re
 from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import aclosing
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 
@@ -26,11 +28,12 @@ from ainotes.attachments.headers import (
     parse_range,
 )
 from ainotes.attachments.models import Attachment
+from ainotes.attachments.multipart import FormFile
 from ainotes.attachments.repository import AttachmentRepository, BlobReferences
 from ainotes.attachments.sniffing import SNIFF_BYTES, normalize_declared, served_type, sniff
-from ainotes.attachments.storage import BlobMissing, BlobStore, BlobWriter
+from ainotes.attachments.storage import BlobMissing, BlobStore, BlobWriter, StoredBlob
 from ainotes.core import audit
-from ainotes.core.db import ReadOnlySession, WritableSession
+from ainotes.core.db import Database, ReadOnlySession, WritableSession
 from ainotes.core.errors import BodyTooLarge
 from ainotes.core.ids import new_id
 from ainotes.core.models import utcnow
@@ -41,6 +44,11 @@ from ainotes.workspaces.service import WorkspaceAccess
 ATTACHMENT_ORDER = Ordering("id:desc", Attachment.id, Attachment.id, descending=True)
 # How many referencing notes a 409 names; enough to act on, bounded for huge workspaces.
 MAX_NAMED_NOTES = 20
+# Blobs younger than this are never swept: an upload places its blob before its transaction
+# commits, and a commit slowed by a busy database must not find its bytes gone.
+DEFAULT_SWEEP_GRACE = timedelta(hours=1)
+# Digests looked up per query while sweeping; far below SQLite's and PostgreSQL's bind limits.
+SWEEP_BATCH = 500
 
 _ID = r"[0-9A-HJKMNP-TV-Z]{26}"
 # [text](attachment:ID), ![alt](attachment:ID "title"), and <…> around the destination.
@@ -117,15 +125,10 @@ def _too_large(max_bytes: int) -> AttachmentTooLarge:
     )
 
 
-async def stage(
-    store: BlobStore,
-    chunks: AsyncIterable[bytes],
-    filename: str | None,
-    declared_content_type: str | None,
-    max_bytes: int,
-) -> StagedUpload:
-    """Stream ``chunks`` into a temporary blob, hashing and sniffing on the way. Past
-    ``max_bytes`` the upload stops with 413 and nothing of it is kept."""
+async def _receive(
+    store: BlobStore, chunks: AsyncIterable[bytes], max_bytes: int
+) -> tuple[BlobWriter, bytes]:
+    """Stream ``chunks`` into a temporary blob; the writer and the first bytes, for sniffing."""
     writer = await store.open_writer()
     head = bytearray()
     try:
@@ -141,15 +144,44 @@ async def stage(
             await writer.abort()
         raise _too_large(max_bytes) from None
     except BaseException:
-        # Client gone, cancelled, or a storage error: no partial blob stays behind.
+        # Client gone, cancelled, malformed, or a storage error: no partial blob stays behind.
         with anyio.CancelScope(shield=True):
             await writer.abort()
         raise
+    return writer, bytes(head)
+
+
+async def stage(
+    store: BlobStore,
+    chunks: AsyncIterable[bytes],
+    filename: str | None,
+    declared_content_type: str | None,
+    max_bytes: int,
+) -> StagedUpload:
+    """Stream ``chunks`` into a temporary blob, hashing and sniffing on the way. Past
+    ``max_bytes`` the upload stops with 413 and nothing of it is kept."""
+    writer, head = await _receive(store, chunks, max_bytes)
     return StagedUpload(
         writer=writer,
         filename=clean_filename(filename),
         declared_content_type=normalize_declared(declared_content_type),
-        sniffed_content_type=sniff(bytes(head)),
+        sniffed_content_type=sniff(head),
+    )
+
+
+async def stage_form(
+    store: BlobStore, form: FormFile, filename: str | None, max_bytes: int
+) -> StagedUpload:
+    """``stage`` for the file part of a multipart/form-data body: the part's name and type
+    stand where the raw upload's headers do, and ``filename`` (from the query) overrides the
+    part's. ``max_bytes`` bounds the file part; a malformed form raises ``MalformedUpload``."""
+    async with aclosing(form.chunks()) as chunks:
+        writer, head = await _receive(store, chunks, max_bytes)
+    return StagedUpload(
+        writer=writer,
+        filename=clean_filename(filename or form.filename),
+        declared_content_type=normalize_declared(form.content_type),
+        sniffed_content_type=sniff(head),
     )
 
 
@@ -330,3 +362,64 @@ async def delete(
     # a concurrent upload of the same bytes either is seen here or places the blob afterwards.
     if not await blobs.is_referenced(attachment.sha256):
         await store.delete(attachment.sha256)
+
+
+# --- orphaned blobs ---------------------------------------------------------------------
+
+
+async def remove_if_unreferenced(session: WritableSession, store: BlobStore, key: str) -> bool:
+    """Delete the blob unless an attachment (in any workspace) uses it. Under the blob's lock,
+    as in ``delete``: an upload of the same bytes either committed its row before (and the
+    blob stays) or places the blob again after."""
+    blobs = BlobReferences(session)
+    await blobs.lock(key)
+    if await blobs.is_referenced(key):
+        return False
+    await store.delete(key)
+    return True
+
+
+async def _sweep_batch(
+    database: Database, store: BlobStore, candidates: list[StoredBlob], *, dry_run: bool
+) -> list[StoredBlob]:
+    async with database.read_session() as session:
+        used = await BlobReferences(session).referenced_among([b.key for b in candidates])
+    orphans = [blob for blob in candidates if blob.key not in used]
+    if dry_run:
+        return orphans
+    removed = []
+    for blob in orphans:
+        # One short transaction per blob: the lock (on SQLite, the whole database's write
+        # lock) is held for one check and one unlink, never for the whole sweep.
+        async with database.write_session() as session:
+            if await remove_if_unreferenced(session, store, blob.key):
+                removed.append(blob)
+    return removed
+
+
+async def sweep_orphan_blobs(
+    database: Database,
+    store: BlobStore,
+    *,
+    grace: timedelta = DEFAULT_SWEEP_GRACE,
+    dry_run: bool = False,
+) -> list[StoredBlob]:
+    """Remove the stored blobs that no attachment uses and that were placed more than
+    ``grace`` ago, and return them (with ``dry_run``: the ones that would go, removing none).
+
+    Such blobs are left when the process dies, or the transaction rolls back, after an upload
+    placed its blob. Work outside a request: it opens its own transactions, one per removal.
+    """
+    cutoff = utcnow() - grace
+    swept: list[StoredBlob] = []
+    batch: list[StoredBlob] = []
+    async for blob in store.list_blobs():
+        if blob.modified_at >= cutoff:
+            continue
+        batch.append(blob)
+        if len(batch) >= SWEEP_BATCH:
+            swept += await _sweep_batch(database, store, batch, dry_run=dry_run)
+            batch = []
+    if batch:
+        swept += await _sweep_batch(database, store, batch, dry_run=dry_run)
+    return swept

@@ -15,16 +15,20 @@ import re
 import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Protocol
 
 import anyio
 import anyio.to_thread
 
+from ainotes.core.config import Settings
+
 # Writes and reads move through a worker thread in chunks this large, so that the thread hop
 # and the syscall cost are paid per megabyte, not per network packet.
 CHUNK_BYTES = 1024 * 1024
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+_FANOUT = re.compile(r"^[0-9a-f]{2}$")
 
 
 class BlobMissing(Exception):
@@ -35,6 +39,16 @@ class BlobMissing(Exception):
 class BlobInfo:
     key: str
     size: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlob:
+    """A committed blob as the store lists it."""
+
+    key: str
+    size: int
+    # When the blob was last placed (a re-upload of the same bytes places it anew).
+    modified_at: datetime
 
 
 class BlobWriter(Protocol):
@@ -72,6 +86,11 @@ class BlobStore(Protocol):
     async def delete(self, key: str) -> None: ...
 
     async def exists(self, key: str) -> bool: ...
+
+    def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        """Every committed blob, in no set order; uploads still being written are not listed.
+        (S3: ListObjectsV2 over the blob prefix, with Size and LastModified.)"""
+        ...
 
 
 def _check_key(key: str) -> str:
@@ -205,6 +224,50 @@ class LocalBlobStore:
 
     async def exists(self, key: str) -> bool:
         return await anyio.Path(self.path_for(key)).is_file()
+
+    def _fanout_sync(self, directory: Path) -> list[Path]:
+        try:
+            return sorted(
+                Path(entry.path)
+                for entry in os.scandir(directory)
+                if entry.is_dir(follow_symlinks=False) and _FANOUT.match(entry.name)
+            )
+        except FileNotFoundError:
+            return []
+
+    def _blobs_in_sync(self, directory: Path) -> list[StoredBlob]:
+        prefix = directory.parent.name + directory.name
+        found = []
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            # Only names this store makes: anything else under root is not ours to report.
+            if not (_KEY.match(entry.name) and entry.name.startswith(prefix)):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+                stat = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # deleted since the directory was read
+            found.append(
+                StoredBlob(entry.name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, tz=UTC))
+            )
+        return found
+
+    async def list_blobs(self) -> AsyncIterator[StoredBlob]:
+        # One leaf directory per thread hop: memory stays bounded by a directory, not the store.
+        for first in await anyio.to_thread.run_sync(self._fanout_sync, self.root):
+            for second in await anyio.to_thread.run_sync(self._fanout_sync, first):
+                for blob in await anyio.to_thread.run_sync(self._blobs_in_sync, second):
+                    yield blob
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The store the application and the CLI use (one place to switch backends)."""
+    return LocalBlobStore(settings.data_dir / "blobs")
 
 
 async def _read_range(file: IO[bytes], length: int) -> AsyncIterator[bytes]:

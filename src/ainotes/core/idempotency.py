@@ -156,8 +156,13 @@ async def _fingerprinted_body(request: Request) -> bytes:
     """The body for the fingerprint. File uploads stream to storage and are never read whole
     into memory here: their declared length, type and name stand in for their bytes."""
     content_type = request.headers.get("content-type", "application/json")
-    if content_type.split(";")[0].strip().lower().endswith("json"):
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type.endswith("json"):
         return await request.body()
+    if media_type == "multipart/form-data":
+        # Clients draw a new boundary for every request, retries included, and the length
+        # follows it: only the kind of body is comparable without reading the file.
+        return media_type.encode()
     return "\n".join(
         request.headers.get(name, "")
         for name in ("content-length", "content-type", "content-disposition")

@@ -71,15 +71,21 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         upload_path: re.Pattern[str] | None = None,
         max_upload_bytes: int = 0,
+        form_framing_bytes: int = 0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        # Paths that take file uploads get their own, larger limit.
+        # Paths that take file uploads get their own, larger limit; a multipart form gets
+        # room for its framing on top, so that a file at the limit fits in a form too.
         self.upload_path = upload_path
         self.max_upload_bytes = max_upload_bytes
+        self.form_framing_bytes = form_framing_bytes
 
-    def _body_limit(self, path: str) -> int:
+    def _body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
         if self.upload_path is not None and self.upload_path.fullmatch(path):
+            content_type = headers.get(b"content-type", b"").lower()
+            if content_type.startswith(b"multipart/form-data"):
+                return self.max_upload_bytes + self.form_framing_bytes
             return self.max_upload_bytes
         return self.max_body_bytes
 
@@ -108,7 +114,7 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         received = 0
-        body_limit = self._body_limit(scope["path"])
+        body_limit = self._body_limit(scope["path"], headers)
 
         async def receive_within_limit() -> Message:
             nonlocal received
