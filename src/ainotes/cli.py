@@ -2,6 +2,8 @@
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from functools import partial
 from typing import Annotated, TypeVar
 
 import typer
@@ -12,7 +14,11 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from ainotes.agent_actions import proposals as proposals_service
 from ainotes.agent_actions import service as agent_actions_service
+from ainotes.artifacts import service as artifacts_service
+from ainotes.attachments import service as attachments_service
+from ainotes.attachments.storage import StoredBlob, blob_store
 from ainotes.auth import service as auth_service
 from ainotes.core import migrations
 from ainotes.core.config import Settings, get_settings
@@ -37,6 +43,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(audit_app, name="audit")
+attachments_app = typer.Typer(help="Attachment storage.", no_args_is_help=True)
+app.add_typer(attachments_app, name="attachments")
+proposals_app = typer.Typer(help="Agents' proposals.", no_args_is_help=True)
+app.add_typer(proposals_app, name="proposals")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -242,14 +252,28 @@ def audit_verify(
         raise typer.Exit(1)
 
 
+@proposals_app.command("expire")
+def proposals_expire() -> None:
+    """Record the expiry of every proposal past its time, one transaction per workspace.
+    Reads already show such proposals as expired; this records it (safe to run from cron)."""
+    settings = get_settings()
+    workspaces = _run_read(settings, proposals_service.workspaces_with_expired)
+    total = 0
+    for workspace_id in workspaces:
+        total += _run_write(
+            settings, partial(proposals_service.expire_due, workspace_id=workspace_id)
+        )
+    console.print(f"expired {total} proposal(s) in {len(workspaces)} workspace(s)")
+
+
 @app.command()
 def reindex(
     workspace: Annotated[
         str | None, typer.Option(help="Only this workspace's id (default: every workspace).")
     ] = None,
 ) -> None:
-    """Rebuild what is derived from the notes (links, tasks, the search index), one
-    transaction per workspace."""
+    """Rebuild what is derived from the notes (links, tasks, the search index) and the
+    artifacts' search documents, one transaction per workspace."""
     settings = get_settings()
 
     async def run() -> int:
@@ -257,8 +281,15 @@ def reindex(
         try:
             async with database.read_session() as session:
                 plan = await search_service.plan_reindex(session, workspace)
+                artifacts = await artifacts_service.count_for_reindex(session, workspace)
+            # A workspace can hold artifacts and no notes (an artifact needs no source).
+            planned = {item.workspace_id for item in plan}
+            plan += [search_service.ReindexPlan(ws, 0) for ws in artifacts if ws not in planned]
             with Progress(console=console) as progress:
                 bar = progress.add_task("reindexing notes", total=sum(p.notes for p in plan))
+                artifact_bar = progress.add_task(
+                    "reindexing artifacts", total=sum(artifacts.values())
+                )
                 for item in plan:
                     async with database.write_session() as session:
                         # Links and tasks first: notes written before their tables existed
@@ -270,6 +301,11 @@ def reindex(
                             item.workspace_id,
                             lambda done: progress.advance(bar, done),
                         )
+                        await artifacts_service.reindex(
+                            session,
+                            item.workspace_id,
+                            lambda done: progress.advance(artifact_bar, done),
+                        )
             if workspace is None:
                 async with database.write_session() as session:
                     await search_service.rebuild_engine(session)
@@ -278,6 +314,38 @@ def reindex(
             await database.dispose()
 
     console.print(f"search index rebuilt for {asyncio.run(run())} workspace(s)")
+
+
+@attachments_app.command("sweep")
+def attachments_sweep(
+    grace_minutes: Annotated[
+        int, typer.Option(min=0, help="Only blobs stored longer ago than this.")
+    ] = int(attachments_service.DEFAULT_SWEEP_GRACE.total_seconds() // 60),
+    dry_run: Annotated[bool, typer.Option(help="List what would go; remove nothing.")] = False,
+) -> None:
+    """Remove stored files that no attachment uses (left by a crash or a rolled-back upload)."""
+    settings = get_settings()
+
+    async def run() -> list[StoredBlob]:
+        database = Database(settings)
+        try:
+            return await attachments_service.sweep_orphan_blobs(
+                database,
+                blob_store(settings),
+                grace=timedelta(minutes=grace_minutes),
+                dry_run=dry_run,
+            )
+        finally:
+            await database.dispose()
+
+    swept = asyncio.run(run())
+    verb = "would remove" if dry_run else "removed"
+    for blob in swept:
+        console.print(
+            f"{verb} {blob.key} ({blob.size} bytes, stored {blob.modified_at:%Y-%m-%d %H:%M}Z)"
+        )
+    total = sum(blob.size for blob in swept)
+    console.print(f"{verb} {len(swept)} orphaned blob(s), {total} bytes")
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ainotes.agent_actions import operations as ops
+from ainotes.agent_actions import repository
 from ainotes.agent_actions.errors import (
     IllegalTransition,
     InvalidOperation,
@@ -668,6 +669,11 @@ async def withdraw(
         raise _illegal(proposal, "withdrawn")
     await _transition(session, proposal, ProposalState.WITHDRAWN, access.principal)
     return await view(session, access, proposal)
+
+
+async def workspaces_with_expired(session: ReadOnlySession) -> list[str]:
+    """For the sweeper, an operator command: the only read across workspaces."""
+    return await repository.workspaces_with_expired_proposals(session, utcnow())
 
 
 async def expire_due(session: WritableSession, workspace_id: str, batch: int = 500) -> int:

@@ -2,9 +2,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, exists, select
+from sqlalchemy import and_, delete, exists, func, select
 
 from ainotes.artifacts.models import Artifact, ArtifactSource
+from ainotes.core.db import ReadOnlySession
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
 
@@ -54,6 +55,20 @@ class ArtifactRepository(WorkspaceRepository[Artifact]):
 
     async def delete(self, artifact: Artifact) -> None:
         await self.session.delete(artifact)
+
+    async def batch_after(self, after_id: str, size: int) -> Sequence[Artifact]:
+        """Up to ``size`` artifacts with ids above ``after_id``, in id order."""
+        statement = self.select().where(Artifact.id > after_id).order_by(Artifact.id).limit(size)
+        return (await self.session.execute(statement)).scalars().all()
+
+
+async def count_per_workspace(session: ReadOnlySession, workspace_id: str | None) -> dict[str, int]:
+    """How many artifacts each workspace that has any holds (or only ``workspace_id``): the
+    one query here across workspaces, for a reindex to plan its work."""
+    statement = select(Artifact.workspace_id, func.count()).group_by(Artifact.workspace_id)
+    if workspace_id is not None:
+        statement = statement.where(Artifact.workspace_id == workspace_id)
+    return dict((await session.execute(statement)).all())
 
 
 class ArtifactSourceRepository(WorkspaceRepository[ArtifactSource]):

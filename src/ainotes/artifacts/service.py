@@ -6,7 +6,7 @@ is no background job to fall behind and nothing to keep in step on note writes.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,7 @@ from ainotes.artifacts.repository import (
     ArtifactRepository,
     ArtifactSourceRepository,
     SourceRow,
+    count_per_workspace,
 )
 from ainotes.artifacts.schemas import (
     CONTENT_ADAPTERS,
@@ -360,3 +361,40 @@ async def delete(
         session, access.workspace_id, DocType.ARTIFACT, artifact.id
     )
     await session.flush()
+
+
+# Artifacts read per round trip while reindexing; their content can be large.
+REINDEX_BATCH = 200
+
+
+async def count_for_reindex(session: ReadOnlySession, workspace_id: str | None) -> dict[str, int]:
+    """Artifacts per workspace (every workspace that has any, or just ``workspace_id``)."""
+    return await count_per_workspace(session, workspace_id)
+
+
+async def reindex(
+    session: WritableSession, workspace_id: str, on_progress: Callable[[int], None]
+) -> int:
+    """Write every artifact's search document again, as ``_indexed`` writes it, in the
+    caller's transaction; documents that are already right are left untouched. Returns the
+    number of artifacts read."""
+    artifacts = ArtifactRepository(session, workspace_id)
+    done, after = 0, ""
+    while batch := await artifacts.batch_after(after, REINDEX_BATCH):
+        documents = [
+            search_service.Document(
+                view.artifact.id,
+                view.artifact.title,
+                search_text(view.artifact.content),
+                (),
+                False,
+                view.sources[0].note_id if view.sources else None,
+                view.artifact.updated_at,
+            )
+            for view in await _views(session, batch)
+        ]
+        await search_service.index_documents(session, workspace_id, DocType.ARTIFACT, documents)
+        done += len(batch)
+        after = batch[-1].id
+        on_progress(len(batch))
+    return done
