@@ -70,10 +70,16 @@ async def _principal_from_access_token(
     verified = await auth_service.verify_access_token(session, secret)
     if verified is None:
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
-    principal = verified.principal
+    note_token_use(request, verified)
+    return verified.principal
+
+
+def note_token_use(request: Request, verified: auth_service.VerifiedToken) -> None:
+    """Name the principal in the access log, and record the token's use once in a while."""
+    request.state.principal_id = verified.principal.id
     if auth_service.last_use_is_stale(verified.last_used_at, utcnow()):
+        principal = verified.principal
         after_request(request, lambda: _record_token_use(request, principal))
-    return principal
 
 
 async def _record_token_use(request: Request, principal: Principal) -> None:

@@ -9,13 +9,20 @@ to proposals; only routes that declare an agent scope (submitting a proposal) le
 """
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeGuard
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
-from ainotes.auth.dependencies import BearerCredentials, JwtPrincipal, authenticate
+from ainotes.auth.dependencies import (
+    BearerCredentials,
+    JwtPrincipal,
+    authenticate,
+    note_token_use,
+)
 from ainotes.auth.schemas import Scope, read_scope_of
-from ainotes.core.db import ReadSession, WriteSession
+from ainotes.auth.service import USER_TOKEN_PREFIX
+from ainotes.core.db import ReadOnlySession, ReadSession, WriteSession
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.principal import PrincipalKind
 from ainotes.workspaces import service as workspaces_service
@@ -33,6 +40,26 @@ def _section_scope(request: Request) -> str | None:
     return scope.value if scope else None
 
 
+def _is_personal_token(
+    credentials: HTTPAuthorizationCredentials | None,
+) -> TypeGuard[HTTPAuthorizationCredentials]:
+    return credentials is not None and credentials.credentials.startswith(USER_TOKEN_PREFIX)
+
+
+async def _personal_access(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials,
+    session: ReadOnlySession,
+    workspace_id: str,
+    required: Role,
+) -> WorkspaceAccess:
+    verified, membership = await workspaces_service.verify_with_membership(
+        session, credentials.credentials, workspace_id
+    )
+    note_token_use(request, verified)
+    return workspaces_service.access_of(verified.principal, workspace_id, membership, required)
+
+
 def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
         request: Request,
@@ -41,6 +68,8 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
         jwt_principal: JwtPrincipal,
         session: ReadSession,
     ) -> WorkspaceAccess:
+        if jwt_principal is None and _is_personal_token(credentials):
+            return await _personal_access(request, credentials, session, workspace_id, required)
         principal = jwt_principal or await authenticate(request, credentials, session)
         if principal.kind is PrincipalKind.AGENT:
             # Owner-only reads (the audit log) stay closed to agents whatever their scopes.
@@ -63,6 +92,8 @@ def _writing(
         jwt_principal: JwtPrincipal,
         session: WriteSession,
     ) -> WorkspaceAccess:
+        if jwt_principal is None and _is_personal_token(credentials):
+            return await _personal_access(request, credentials, session, workspace_id, required)
         principal = jwt_principal or await authenticate(request, credentials, session)
         if principal.kind is PrincipalKind.AGENT:
             if agent_scope is None:

@@ -2,7 +2,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import Select, delete, func, select
 
-from ainotes.auth.models import User
+from ainotes.auth.models import AccessToken, User
 from ainotes.core.db import ReadOnlySession
 from ainotes.workspaces.models import Membership, Role, Workspace
 
@@ -25,6 +25,32 @@ class WorkspaceRepository:
         statement = self.select_for_member(user_id).where(Workspace.id == workspace_id)
         row = (await self.session.execute(statement)).first()
         return None if row is None else (row[0], Role(row[1]))
+
+    async def access_by_token(
+        self, token_hash: str, workspace_id: str
+    ) -> tuple[AccessToken, User, Workspace | None, Role | None] | None:
+        """A personal token's user and that user's membership of the workspace, in one
+        statement: the hot path of every workspace request. None when the token is unknown,
+        revoked or its user disabled; the workspace is None when the user is not a member."""
+        statement = (
+            select(AccessToken, User, Workspace, Membership.role)
+            .join(User, User.id == AccessToken.user_id)
+            .outerjoin(
+                Membership,
+                (Membership.workspace_id == workspace_id) & (Membership.user_id == User.id),
+            )
+            .outerjoin(Workspace, Workspace.id == Membership.workspace_id)
+            .where(
+                AccessToken.token_hash == token_hash,
+                AccessToken.revoked_at.is_(None),
+                User.disabled_at.is_(None),
+            )
+        )
+        row = (await self.session.execute(statement)).first()
+        if row is None:
+            return None
+        token, user, workspace, role = row
+        return token, user, workspace, Role(role) if role is not None else None
 
     async def get(self, workspace_id: str) -> Workspace | None:
         """Without the membership check: for principals scoped to one workspace (agents)."""

@@ -4,10 +4,12 @@ workspace, and a workspace always keeps at least one owner."""
 from dataclasses import dataclass
 
 from ainotes.auth import service as auth_service
+from ainotes.auth.errors import InvalidCredentials
 from ainotes.auth.models import User
 from ainotes.auth.schemas import Scope
 from ainotes.core import audit
 from ainotes.core.db import ReadOnlySession, WritableSession
+from ainotes.core.models import utcnow
 from ainotes.core.pagination import Ordering, page_of, paginate
 from ainotes.core.principal import Principal, PrincipalKind
 from ainotes.workspaces.errors import (
@@ -58,14 +60,40 @@ async def get_access(
     found = None
     if principal.is_user:
         found = await WorkspaceRepository(session).get_for_member(workspace_id, principal.id)
-    if found is None:
+    return access_of(principal, workspace_id, found, required)
+
+
+def access_of(
+    principal: Principal,
+    workspace_id: str,
+    membership: tuple[Workspace, Role] | None,
+    required: Role,
+) -> WorkspaceAccess:
+    if membership is None:
         raise _not_found(workspace_id)
-    workspace, role = found
+    workspace, role = membership
     if not role.allows(required):
         raise InsufficientRole(
             f"This needs the {required.value} role in the workspace; you are {role.value}."
         )
     return WorkspaceAccess(workspace=workspace, role=role, principal=principal)
+
+
+async def verify_with_membership(
+    session: ReadOnlySession, secret: str, workspace_id: str
+) -> tuple[auth_service.VerifiedToken, tuple[Workspace, Role] | None]:
+    """A personal access token verified in the same statement that reads its user's
+    membership of the workspace: one query on the path of every workspace request. Raises
+    InvalidCredentials for a token that does not verify."""
+    found = await WorkspaceRepository(session).access_by_token(
+        auth_service.hash_token(secret), workspace_id
+    )
+    if found is None or (found[0].expires_at is not None and found[0].expires_at <= utcnow()):
+        raise InvalidCredentials("The access token is unknown, revoked or expired.")
+    token, user, workspace, role = found
+    principal = auth_service.principal_for(user, token.id)
+    membership = (workspace, role) if workspace is not None and role is not None else None
+    return auth_service.VerifiedToken(principal, token.last_used_at), membership
 
 
 async def get_agent_access(
