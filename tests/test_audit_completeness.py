@@ -328,6 +328,109 @@ async def revoke_agent_token(w: World) -> Call:
     )
 
 
+def update_note_op(note: dict[str, Any], body: str = "Proposed body.") -> dict[str, Any]:
+    return {
+        "op": "update_note",
+        "note_id": note["id"],
+        "base_version": note["version"],
+        "body": body,
+    }
+
+
+async def proposal(w: World, note: dict[str, Any], body: str = "Proposed body.") -> str:
+    """A pending proposal of the owner's: one update_note of ``note``."""
+    created = await w.ok(
+        "POST",
+        f"{w.ws}/proposals",
+        json={"rationale": "Tidy up.", "operations": [update_note_op(note, body)]},
+    )
+    return str(created["id"])
+
+
+async def submit_proposal(w: World) -> Call:
+    note = await w.note()
+    return Call(
+        "POST",
+        f"{w.ws}/proposals",
+        [("proposal.pending", "proposal", CREATED)],
+        kwargs={"json": {"rationale": "Tidy up.", "operations": [update_note_op(note)]}},
+    )
+
+
+async def approve_proposal(w: World) -> Call:
+    # In the order they are recorded: the decision, the change it applies, then the outcome.
+    note = await w.note()
+    proposal_id = await proposal(w, note)
+    return Call(
+        "POST",
+        f"{w.ws}/proposals/{proposal_id}/approve",
+        [
+            ("proposal.approved", "proposal", proposal_id),
+            ("note.updated", "note", note["id"]),
+            ("proposal.applied", "proposal", proposal_id),
+        ],
+    )
+
+
+async def reject_proposal(w: World) -> Call:
+    proposal_id = await proposal(w, await w.note())
+    return Call(
+        "POST",
+        f"{w.ws}/proposals/{proposal_id}/reject",
+        [("proposal.rejected", "proposal", proposal_id)],
+        kwargs={"json": {"reason": "Not now."}},
+    )
+
+
+async def withdraw_proposal(w: World) -> Call:
+    proposal_id = await proposal(w, await w.note())
+    return Call(
+        "POST",
+        f"{w.ws}/proposals/{proposal_id}/withdraw",
+        [("proposal.withdrawn", "proposal", proposal_id)],
+    )
+
+
+async def rebase_proposal(w: World) -> Call:
+    # The proposal edits the first line; the note's later edit the last: a clean merge.
+    note = await w.note(body="one\ntwo\nthree\n")
+    proposal_id = await proposal(w, note, body="ONE\ntwo\nthree\n")
+    await w.ok("PATCH", f"{w.ws}/notes/{note['id']}", json={"body": "one\ntwo\nTHREE\n"})
+    stale = await w.client.post(f"{w.ws}/proposals/{proposal_id}/approve", headers=w.owner.headers)
+    assert stale.status_code == 409, stale.text
+    return Call(
+        "POST",
+        f"{w.ws}/proposals/{proposal_id}/rebase",
+        [
+            ("proposal.superseded", "proposal", proposal_id),
+            ("proposal.pending", "proposal", CREATED),
+        ],
+    )
+
+
+async def revert_proposal(w: World) -> Call:
+    note = await w.note()
+    proposal_id = await proposal(w, note)
+    await w.ok("POST", f"{w.ws}/proposals/{proposal_id}/approve")
+    return Call(
+        "POST",
+        f"{w.ws}/proposals/{proposal_id}/revert",
+        [
+            ("note.revision_restored", "note", note["id"]),
+            ("proposal.reverted", "proposal", proposal_id),
+        ],
+    )
+
+
+async def set_proposal_policy(w: World) -> Call:
+    return Call(
+        "PUT",
+        f"{w.ws}/proposal-policy",
+        [("proposal_policy.updated", "proposal_policy", w.workspace["id"])],
+        kwargs={"json": {"auto_apply": ["add_tags"], "proposal_ttl_hours": 48}},
+    )
+
+
 WS = "/v1/workspaces/{workspace_id}"
 CASES: dict[str, Case] = {
     "POST /v1/tokens": create_token,
@@ -356,6 +459,13 @@ CASES: dict[str, Case] = {
     f"PATCH {WS}/agents/{{agent_id}}": update_agent,
     f"POST {WS}/agents/{{agent_id}}/tokens": create_agent_token,
     f"DELETE {WS}/agents/{{agent_id}}/tokens/{{token_id}}": revoke_agent_token,
+    f"POST {WS}/proposals": submit_proposal,
+    f"POST {WS}/proposals/{{proposal_id}}/approve": approve_proposal,
+    f"POST {WS}/proposals/{{proposal_id}}/reject": reject_proposal,
+    f"POST {WS}/proposals/{{proposal_id}}/withdraw": withdraw_proposal,
+    f"POST {WS}/proposals/{{proposal_id}}/rebase": rebase_proposal,
+    f"POST {WS}/proposals/{{proposal_id}}/revert": revert_proposal,
+    f"PUT {WS}/proposal-policy": set_proposal_policy,
 }
 
 

@@ -74,9 +74,11 @@ from ainotes.notes.errors import NoteInTrash, NoteNotFound
 from ainotes.notes.repository import NoteRepository, RevisionRepository
 from ainotes.relationships import service as relationships_service
 from ainotes.relationships.errors import DuplicateRelationship, RelationshipNotFound
+from ainotes.relationships.repository import RelationshipRepository
 from ainotes.relationships.schemas import RelationshipCreate
 from ainotes.tasks import service as tasks_service
 from ainotes.tasks.errors import TaskNotFound, TaskOutOfSync
+from ainotes.tasks.repository import TaskRepository
 from ainotes.workspaces.models import Role
 from ainotes.workspaces.service import WorkspaceAccess
 
@@ -258,6 +260,37 @@ async def _transition(
         )
 
 
+async def _lock_targets(
+    session: WritableSession, access: WorkspaceAccess, operations: list[Operation]
+) -> None:
+    """Lock every note the operations write or link, before any event is recorded: writers
+    lock rows first and the audit chain head last, and applying takes many rows, so it must
+    take them all up front (else a person's edit holding a note and waiting for the head, and
+    this apply holding the head and waiting for the note, deadlock)."""
+    note_ids: set[str] = set()
+    for op in operations:
+        match op:
+            case UpdateNoteOp() | TrashNoteOp() | AddTagsOp() | RemoveTagsOp() | CreateTaskOp():
+                note_ids.add(op.note_id)
+            case LinkNotesOp():
+                note_ids.update((op.source_note_id, op.target_note_id))
+            case UpdateTaskOp():
+                task = await TaskRepository(session, access.workspace_id).get(op.task_id)
+                if task is not None:
+                    note_ids.add(task.note_id)
+            case UnlinkNotesOp():
+                links = RelationshipRepository(session, access.workspace_id)
+                link = await links.get_for_update(op.relationship_id)
+                if link is not None:
+                    note_ids.add(link.source_note_id)
+                    if link.target_note_id is not None:
+                        note_ids.add(link.target_note_id)
+            case _:
+                pass
+    if note_ids:
+        await NoteRepository(session, access.workspace_id).lock_all(note_ids)
+
+
 async def _locked(session: WritableSession, access: WorkspaceAccess, proposal_id: str) -> Proposal:
     proposal = await ProposalRepository(session, access.workspace_id).get_for_update(proposal_id)
     if proposal is None:
@@ -385,6 +418,9 @@ async def submit(
     context = get_request_context()
     now = utcnow()
     is_agent = principal.kind is PrincipalKind.AGENT
+    auto_apply = bool(policy.auto_apply) and {op.op for op in operations} <= policy.auto_apply
+    if auto_apply:
+        await _lock_targets(session, access, operations)
     proposal = Proposal(
         workspace_id=access.workspace_id,
         state=ProposalState.PENDING,
@@ -417,7 +453,7 @@ async def submit(
         changes={"operations": audit.change(None, proposal.operations)},
         submitted=True,
     )
-    if policy.auto_apply and {op.op for op in operations} <= policy.auto_apply:
+    if auto_apply:
         await _apply_by_policy(session, access, proposal, operations, policy, config)
     return await view(session, access, proposal)
 
@@ -621,6 +657,7 @@ async def approve(
             "token to approve its proposals."
         )
     operations = operations_of(proposal)
+    await _lock_targets(session, access, operations)
     inspection = await ops.inspect(session, access, operations)
     if inspection.is_stale:
         stale = [ref.as_json() for ref in inspection.stale]
@@ -705,9 +742,14 @@ async def revert(
         raise _illegal(proposal, "reverted")
     result = proposal.result
     notes = NoteRepository(session, access.workspace_id)
+    links = RelationshipRepository(session, access.workspace_id)
+    # Every row the revert writes is locked before its first event (see _lock_targets).
+    for link_id in sorted(result["relationships_created"]):
+        await links.get_for_update(link_id)
+    await notes.lock_all(result["notes"].keys())
     changed = []
     for note_id, versions in result["notes"].items():
-        note = await notes.get_for_update(note_id)
+        note = await notes.get(note_id)
         if note is None or note.version != versions["after"]:
             changed.append(
                 {

@@ -64,12 +64,7 @@ from ainotes.workspaces.dependencies import (
     ProposingWorkspace,
     ViewableWorkspace,
 )
-from ainotes.workspaces.errors import (
-    AgentWriteForbidden,
-    InsufficientRole,
-    InsufficientScope,
-    WorkspaceNotFound,
-)
+from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 Instant = Annotated[AwareDatetime | None, Query(description="An instant with a UTC offset.")]
@@ -91,7 +86,7 @@ def _audit_router(settings: Settings) -> APIRouter:
     )
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
-    scoped = (WorkspaceNotFound, InsufficientRole)
+    scoped = WORKSPACE_ACCESS_ERRORS
 
     @router.get(
         "",
@@ -170,7 +165,7 @@ def _agents_router(settings: Settings) -> APIRouter:
     )
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
-    scoped = (WorkspaceNotFound, InsufficientRole, InsufficientScope, AgentWriteForbidden)
+    scoped = WORKSPACE_ACCESS_ERRORS
 
     @router.post(
         "",
@@ -288,7 +283,7 @@ def _proposals_router(settings: Settings) -> APIRouter:
         limits=NoteLimits(max_body_chars=settings.max_note_body_chars),
         default_ttl_hours=settings.proposal_ttl_hours,
     )
-    scoped = (WorkspaceNotFound, InsufficientRole, InsufficientScope, AgentWriteForbidden)
+    scoped = WORKSPACE_ACCESS_ERRORS
     one = (*scoped, ProposalNotFound)
     decided = (*one, IllegalTransition, ProposalExpired)
 

@@ -29,7 +29,7 @@ from ainotes.core.ids import ID_PATTERN
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
-from ainotes.workspaces.errors import InsufficientRole, WorkspaceNotFound
+from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 ArtifactId = Annotated[str, Path(pattern=ID_PATTERN, description="The artifact's id.")]
 
@@ -79,7 +79,7 @@ def build_router(settings: Settings) -> APIRouter:
     )
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
-    scoped = (WorkspaceNotFound, InsufficientRole)
+    scoped = WORKSPACE_ACCESS_ERRORS
     one = (*scoped, ArtifactNotFound)
     versioned = (*one, StaleVersion, InvalidIfMatch)
     sourced = (SourceNoteNotFound, SourceNoteInTrash, SourceVersionAhead)

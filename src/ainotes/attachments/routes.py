@@ -27,7 +27,7 @@ from ainotes.core.ids import ID_PATTERN
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
-from ainotes.workspaces.errors import InsufficientRole, WorkspaceNotFound
+from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 AttachmentId = Annotated[str, Path(pattern=ID_PATTERN, description="The attachment's id.")]
 
@@ -107,7 +107,7 @@ def build_router(settings: Settings) -> APIRouter:
     default_limit = settings.default_page_size
     store = blob_store(settings)
     receive_upload = staged_upload(store, settings.max_attachment_bytes)
-    scoped = (WorkspaceNotFound, InsufficientRole)
+    scoped = WORKSPACE_ACCESS_ERRORS
     one = (*scoped, AttachmentNotFound)
 
     @router.post(

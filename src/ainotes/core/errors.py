@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -249,10 +249,26 @@ class DatabaseBusy(ServiceUnavailable):
     title = "Database busy"
 
 
+# PostgreSQL's deadlock_detected and serialization_failure: the transaction was rolled back
+# whole and can be retried as it is.
+_RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def _is_retryable(exc: Exception) -> bool:
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
+        return True
+    return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
+
+
 async def _handle_database_busy(request: Request, exc: Exception) -> JSONResponse:
-    """Running out of pooled connections, or a SQLite writer waiting past its busy timeout,
-    is load, not a bug: the client may retry."""
-    if isinstance(exc, OperationalError) and "locked" not in str(exc.orig).lower():
+    """Running out of pooled connections, a SQLite writer waiting past its busy timeout, or a
+    PostgreSQL transaction rolled back to break a deadlock, is load, not a bug: the client may
+    retry."""
+    if not _is_retryable(exc):
         raise exc
     logger.warning("database busy", error=type(exc).__name__)
     return problem_response(
@@ -267,7 +283,7 @@ async def _handle_database_busy(request: Request, exc: Exception) -> JSONRespons
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _handle_problem)
     app.add_exception_handler(PoolTimeout, _handle_database_busy)
-    app.add_exception_handler(OperationalError, _handle_database_busy)
+    app.add_exception_handler(DBAPIError, _handle_database_busy)
     app.add_exception_handler(RequestValidationError, _handle_validation)
     app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
     # Unexpected exceptions are turned into 500 problems by RequestContextMiddleware, which

@@ -1,6 +1,6 @@
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import Select, delete, exists
+from sqlalchemy import Select, delete, exists, select
 
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
@@ -19,6 +19,19 @@ class NoteRepository(WorkspaceRepository[Note]):
         # the database lock.
         statement = self.select().where(Note.id == note_id).with_for_update(key_share=True)
         return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def lock_all(self, note_ids: Collection[str]) -> None:
+        """Lock these notes as ``get_for_update`` does, in id order, so that a writer that
+        takes several (applying a proposal) cannot deadlock with another such writer, and can
+        take them all before it records an event (the audit chain head is always locked
+        after the rows a writer changes)."""
+        statement = (
+            select(Note.id)
+            .where(Note.workspace_id == self.workspace_id, Note.id.in_(sorted(note_ids)))
+            .order_by(Note.id)
+            .with_for_update(key_share=True)
+        )
+        await self.session.execute(statement)
 
     def filtered(self, filters: NoteFilters) -> Select[Note]:
         statement = self.select()

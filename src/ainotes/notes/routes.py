@@ -41,7 +41,7 @@ from ainotes.notes.schemas import (
     normalize_tag,
 )
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
-from ainotes.workspaces.errors import InsufficientRole, WorkspaceNotFound
+from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 NoteId = Annotated[str, Path(pattern=ID_PATTERN, description="The note's id.")]
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="A version of the note.")]
@@ -54,7 +54,7 @@ def build_router(settings: Settings) -> APIRouter:
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
     limits = notes_service.NoteLimits(max_body_chars=settings.max_note_body_chars)
-    scoped = (WorkspaceNotFound, InsufficientRole)
+    scoped = WORKSPACE_ACCESS_ERRORS
     one_note = (*scoped, NoteNotFound)
     versioned = (*one_note, StaleVersion, InvalidIfMatch)
 

@@ -32,7 +32,7 @@ from ainotes.relationships.schemas import (
     RelationshipType,
 )
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
-from ainotes.workspaces.errors import InsufficientRole, WorkspaceNotFound
+from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 NoteId = Annotated[str, Path(pattern=ID_PATTERN, description="The note's id.")]
 RelationshipId = Annotated[str, Path(pattern=ID_PATTERN, description="The relationship's id.")]
@@ -66,7 +66,7 @@ def build_router(settings: Settings) -> APIRouter:
     )
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
-    scoped = (WorkspaceNotFound, InsufficientRole)
+    scoped = WORKSPACE_ACCESS_ERRORS
 
     @router.post(
         "/relationships",

@@ -18,7 +18,7 @@ from ainotes.tasks.errors import TaskNotFound, TaskOutOfSync
 from ainotes.tasks.models import Task, TaskStatus
 from ainotes.tasks.schemas import TaskFilters, TaskRead, TaskUpdate
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
-from ainotes.workspaces.errors import InsufficientRole, WorkspaceNotFound
+from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 TaskId = Annotated[str, Path(pattern=ID_PATTERN, description="The task's id.")]
 NoteId = Annotated[str, Path(pattern=ID_PATTERN, description="The note's id.")]
@@ -32,7 +32,7 @@ def build_router(settings: Settings) -> APIRouter:
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
     limits = notes_service.NoteLimits(max_body_chars=settings.max_note_body_chars)
-    scoped = (WorkspaceNotFound, InsufficientRole)
+    scoped = WORKSPACE_ACCESS_ERRORS
 
     @router.get(
         "/tasks",

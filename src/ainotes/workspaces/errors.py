@@ -39,3 +39,13 @@ class AgentWriteForbidden(Forbidden):
 class InsufficientScope(Forbidden):
     slug = "insufficient-scope"
     title = "Insufficient scope"
+
+
+# What any route under a workspace may answer before it does anything: the workspace is not
+# one of yours, your role is too low, an agent's scopes do not open it, or agents may not write.
+WORKSPACE_ACCESS_ERRORS = (
+    WorkspaceNotFound,
+    InsufficientRole,
+    InsufficientScope,
+    AgentWriteForbidden,
+)

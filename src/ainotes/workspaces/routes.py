@@ -17,14 +17,13 @@ from ainotes.workspaces.dependencies import (
     ViewableWorkspace,
 )
 from ainotes.workspaces.errors import (
+    WORKSPACE_ACCESS_ERRORS,
     AgentWriteForbidden,
     AlreadyMember,
-    InsufficientRole,
     InsufficientScope,
     LastOwner,
     MemberNotFound,
     UserNotFound,
-    WorkspaceNotFound,
 )
 from ainotes.workspaces.schemas import (
     MemberCreate,
@@ -64,7 +63,7 @@ def build_router(settings: Settings) -> APIRouter:
     router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"], route_class=IdempotentRoute)
     PageSize = Annotated[int, Query(ge=1, le=settings.max_page_size)]  # noqa: N806
     default_limit = settings.default_page_size
-    scoped = problem_responses(WorkspaceNotFound, InsufficientRole)
+    scoped = problem_responses(*WORKSPACE_ACCESS_ERRORS)
 
     @router.post(
         "",
@@ -114,9 +113,7 @@ def build_router(settings: Settings) -> APIRouter:
         "/{workspace_id}/members",
         response_model=MemberRead,
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(
-            WorkspaceNotFound, InsufficientRole, UserNotFound, AlreadyMember
-        ),
+        responses=problem_responses(*WORKSPACE_ACCESS_ERRORS, UserNotFound, AlreadyMember),
     )
     async def add_member(
         body: MemberCreate, access: OwnedWorkspace, session: WriteSession
@@ -126,7 +123,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.patch(
         "/{workspace_id}/members/{user_id}",
         response_model=MemberRead,
-        responses=problem_responses(WorkspaceNotFound, InsufficientRole, MemberNotFound, LastOwner),
+        responses=problem_responses(*WORKSPACE_ACCESS_ERRORS, MemberNotFound, LastOwner),
     )
     async def update_member(
         user_id: Id, body: MemberUpdate, access: OwnedWorkspace, session: WriteSession
@@ -138,7 +135,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.delete(
         "/{workspace_id}/members/{user_id}",
         status_code=status.HTTP_204_NO_CONTENT,
-        responses=problem_responses(WorkspaceNotFound, InsufficientRole, MemberNotFound, LastOwner),
+        responses=problem_responses(*WORKSPACE_ACCESS_ERRORS, MemberNotFound, LastOwner),
     )
     async def remove_member(
         user_id: Id, access: MemberOfWorkspace, session: WriteSession
