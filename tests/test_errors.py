@@ -1,14 +1,18 @@
 """Every error the API returns is an RFC 9457 problem with the same members."""
 
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from ainotes.app import create_app
 from ainotes.core.config import Settings
+from ainotes.core.db import WriteSession
 from ainotes.core.errors import PROBLEM_TYPE_BASE
 from tests.factories import Factory
 from tests.problems import assert_problem
@@ -166,3 +170,59 @@ class TestUnexpectedException:
         assert errors[0]["request_id"] == body["request_id"]
         access = [entry for entry in logged if entry.get("event") == "request"]
         assert [entry["status"] for entry in access] == [500]
+
+
+class TestDatabaseBusy:
+    """A transaction the database gave up on (a deadlock victim on PostgreSQL, a writer past
+    the busy timeout on SQLite) is load, not a bug: 503 with Retry-After, retryable as is."""
+
+    async def test_is_a_retryable_503(self, settings: Settings) -> None:
+        app = create_app(settings.model_copy(update={"sqlite_busy_timeout_ms": 50}))
+        blocker = None
+        if settings.is_sqlite:
+            # Another process holding SQLite's write lock past the busy timeout.
+            path = make_url(settings.effective_database_url).database
+            assert path is not None
+            blocker = sqlite3.connect(path, isolation_level=None)
+
+        @app.post("/v1/contended")
+        async def contended(session: WriteSession) -> None:
+            # PostgreSQL itself raises the error it raises for a deadlock victim.
+            await session.execute(
+                text("DO $$ BEGIN RAISE EXCEPTION 'victim' USING ERRCODE = '40P01'; END $$")
+            )
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
+        ):
+            if blocker is not None:
+                blocker.execute("BEGIN IMMEDIATE")
+            try:
+                response = await http.post("/v1/contended")
+            finally:
+                if blocker is not None:
+                    blocker.execute("ROLLBACK")
+                    blocker.close()
+
+        assert_problem(response, 503, "database-busy")
+        assert response.headers["retry-after"] == "1"
+
+    async def test_other_database_errors_stay_500(self, settings: Settings) -> None:
+        app = create_app(settings)
+
+        @app.post("/v1/broken")
+        async def broken(session: WriteSession) -> None:
+            await session.execute(text("SELECT * FROM no_such_table"))
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
+        ):
+            response = await http.post("/v1/broken")
+
+        body = assert_problem(response, 500)
+        assert "no_such_table" not in response.text
+        assert body["type"] == PROBLEM_TYPE_BASE + "internal-error"
