@@ -305,6 +305,7 @@ async def _expire_if_due(session: WritableSession, proposal: Proposal) -> None:
         raise ProposalExpired(
             f"Proposal {proposal.id} expired at {proposal.expires_at.isoformat()}.",
             current_state=ProposalState.EXPIRED.value,
+            allowed_actions=[],
         )
 
 
@@ -414,8 +415,15 @@ async def submit(
     principal = submitter or access.principal
     operations = list(data.operations)
     touched = await _validated(session, access, operations)
+    # Checked before anything is written: a refusal here may commit (an expiry it records),
+    # and must not take a half-made proposal with it.
+    old = None
+    if data.supersedes_id is not None:
+        old = await _supersedable(session, access, data.supersedes_id, principal)
     policy = await get_policy(session, access.workspace_id, config)
     context = get_request_context()
+    # A revision belongs to the workflow of what it revises, unless it names its own.
+    workflow = context if context and context.workflow_id else old
     now = utcnow()
     is_agent = principal.kind is PrincipalKind.AGENT
     auto_apply = bool(policy.auto_apply) and {op.op for op in operations} <= policy.auto_apply
@@ -427,7 +435,7 @@ async def submit(
         submitted_by_kind=principal.kind.value,
         submitted_by=principal.id,
         agent_id=principal.id if is_agent else None,
-        sponsor_id=await _sponsor(session, principal),
+        sponsor_id=await _sponsor(session, principal) or (old.sponsor_id if old else None),
         rationale=data.rationale,
         operations=_OPERATIONS.dump_python(operations, mode="json"),
         ops_schema_version=OPS_SCHEMA_VERSION,
@@ -437,14 +445,14 @@ async def submit(
         request_id=context.request_id if context else None,
         correlation_id=context.correlation_id if context else None,
         trace_id=context.trace_id if context else None,
-        workflow_id=context.workflow_id if context else None,
-        workflow_step=context.workflow_step if context else None,
+        workflow_id=workflow.workflow_id if workflow else None,
+        workflow_step=workflow.workflow_step if workflow else None,
     )
     session.add(proposal)
     await session.flush()
     ProposalRepository(session, access.workspace_id).add_notes(proposal.id, touched)
-    if data.supersedes_id is not None:
-        await _supersede(session, access, data.supersedes_id, proposal)
+    if old is not None:
+        await _supersede(session, access, old, proposal)
     await _transition(
         session,
         proposal,
@@ -458,16 +466,21 @@ async def submit(
     return await view(session, access, proposal)
 
 
-async def _supersede(
-    session: WritableSession, access: WorkspaceAccess, old_id: str, new: Proposal
-) -> None:
+async def _supersedable(
+    session: WritableSession, access: WorkspaceAccess, old_id: str, submitter: Principal
+) -> Proposal:
     old = await _locked(session, access, old_id)
-    new.sponsor_id = new.sponsor_id or old.sponsor_id
-    if old.submitted_by != new.submitted_by:
+    if old.submitted_by != submitter.id:
         raise NotTheSubmitter(f"Proposal {old_id} was submitted by someone else.")
     await _expire_if_due(session, old)
     if old.state not in _UNDECIDED:
         raise _illegal(old, "superseded")
+    return old
+
+
+async def _supersede(
+    session: WritableSession, access: WorkspaceAccess, old: Proposal, new: Proposal
+) -> None:
     old.superseded_by_id = new.id
     new.supersedes_id = old.id
     await _transition(
@@ -537,7 +550,7 @@ async def list_proposals(
     limit: int,
 ) -> tuple[list[ProposalView], str | None]:
     rows = await ProposalRepository(session, access.workspace_id).page(
-        filters, ORDER, cursor, limit
+        filters, ORDER, cursor, limit, utcnow()
     )
     proposals, next_cursor = page_of(rows, ORDER, limit)
     views = []
@@ -614,12 +627,14 @@ async def _apply(
             raise ProposalStale(
                 f"Operation {index} no longer applies: {error.detail}",
                 current_state=ProposalState.STALE.value,
+                allowed_actions=_ALLOWED_ACTIONS[ProposalState.STALE],
                 stale=[failure],
             ) from None
         await _transition(session, proposal, ProposalState.FAILED, decider)
         raise ProposalApplyFailed(
             f"Operation {index} failed, and nothing was applied: {error.detail}",
             current_state=ProposalState.FAILED.value,
+            allowed_actions=[],
             failure=failure,
         ) from None
     proposal.result = applier.result()
@@ -647,6 +662,7 @@ async def approve(
         raise ProposalStale(
             f"Proposal {proposal_id} is stale; rebase it or submit a new one.",
             current_state=ProposalState.STALE.value,
+            allowed_actions=_ALLOWED_ACTIONS[ProposalState.STALE],
         )
     if proposal.state != ProposalState.PENDING:
         raise _illegal(proposal, "approved")
@@ -666,6 +682,7 @@ async def approve(
         raise ProposalStale(
             f"Proposal {proposal_id} is stale: {inspection.stale[0].reason}.",
             current_state=ProposalState.STALE.value,
+            allowed_actions=_ALLOWED_ACTIONS[ProposalState.STALE],
             stale=stale,
         )
     proposal.decided_by = access.principal.id
@@ -738,6 +755,7 @@ async def revert(
     back, notes it created go to the trash, links and artifacts it made are removed. Refused
     when a note changed since, unless forced (later edits to those notes are then undone)."""
     proposal = await _locked(session, access, proposal_id)
+    await _expire_if_due(session, proposal)
     if proposal.state != ProposalState.APPLIED or proposal.result is None:
         raise _illegal(proposal, "reverted")
     result = proposal.result

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 
 from ainotes.agent_actions.models import (
     Proposal,
@@ -99,11 +99,16 @@ class ProposalRepository(WorkspaceRepository[Proposal]):
         return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def page(
-        self, filters: ProposalFilters, ordering: Ordering, cursor: str | None, limit: int
+        self,
+        filters: ProposalFilters,
+        ordering: Ordering,
+        cursor: str | None,
+        limit: int,
+        now: datetime,
     ) -> Sequence[Proposal]:
         statement = self.select()
         if filters.states:
-            statement = statement.where(Proposal.state.in_([s.value for s in filters.states]))
+            statement = statement.where(_in_states(filters.states, now))
         for name in ("agent_id", "workflow_id", "correlation_id"):
             value = getattr(filters, name)
             if value is not None:
@@ -180,6 +185,22 @@ class ProposalRepository(WorkspaceRepository[Proposal]):
 
     async def get_policy(self) -> ProposalPolicy | None:
         return await self.session.get(ProposalPolicy, self.workspace_id)
+
+
+def _in_states(states: Sequence[ProposalState], now: datetime) -> ColumnElement[bool]:
+    """In one of ``states`` as reads show them: an undecided proposal past its expiry is
+    expired, whether or not that has been recorded yet."""
+    undecided = (ProposalState.PENDING.value, ProposalState.STALE.value)
+    overdue = Proposal.state.in_(undecided) & (Proposal.expires_at <= now)
+    conditions: list[ColumnElement[bool]] = []
+    for state in set(states):
+        if state is ProposalState.EXPIRED:
+            conditions.append((Proposal.state == state.value) | overdue)
+        elif state.value in undecided:
+            conditions.append((Proposal.state == state.value) & (Proposal.expires_at > now))
+        else:
+            conditions.append(Proposal.state == state.value)
+    return or_(*conditions)
 
 
 async def workspaces_with_expired_proposals(session: ReadOnlySession, now: datetime) -> list[str]:
