@@ -3,7 +3,8 @@
 SQLite: WAL, foreign keys, a busy timeout, and write transactions that begin with
 ``BEGIN IMMEDIATE`` so that concurrent writers queue for the lock instead of failing when a
 deferred transaction tries to upgrade. Within one process, writers also queue on an asyncio
-lock, which is cheaper than SQLite's sleep-and-retry busy handler.
+lock, which is cheaper than SQLite's sleep-and-retry busy handler. Reads run on the event
+loop's thread (core/sqlite_inline.py): in WAL mode they never wait for a lock.
 PostgreSQL: asyncpg with a connection pool; reads and writes share one engine for now.
 """
 
@@ -25,19 +26,31 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ainotes.core.config import Settings
+from ainotes.core.sqlite_inline import inline_connector
 
 ReadOnlySession = NewType("ReadOnlySession", AsyncSession)
 _holding_write_lock: ContextVar[bool] = ContextVar("holding_write_lock", default=False)
 WritableSession = NewType("WritableSession", ReadOnlySession)
 
 
-def _sqlite_engine(url: str, busy_timeout_ms: int, begin: str, pool_size: int) -> AsyncEngine:
-    engine = create_async_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size,
-        connect_args={"timeout": busy_timeout_ms / 1000},
-    )
+def _sqlite_engine(
+    url: str, busy_timeout_ms: int, begin: str, pool_size: int, *, inline: bool = False
+) -> AsyncEngine:
+    path = make_url(url).database
+    if inline and path and path != ":memory:":
+        engine = create_async_engine(
+            url,
+            async_creator=inline_connector(path, busy_timeout_ms / 1000),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+        )
+    else:
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            connect_args={"timeout": busy_timeout_ms / 1000},
+        )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _: Any) -> None:
@@ -72,7 +85,9 @@ class Database:
             timeout = settings.sqlite_busy_timeout_ms
             pool = settings.database_pool_size
             self.write_engine = _sqlite_engine(self.url, timeout, "BEGIN IMMEDIATE", pool)
-            self.read_engine = _sqlite_engine(self.url, timeout, "BEGIN", pool)
+            self.read_engine = _sqlite_engine(
+                self.url, timeout, "BEGIN", pool, inline=settings.sqlite_inline_reads
+            )
         else:
             self.write_engine = create_async_engine(
                 self.url,

@@ -2,7 +2,7 @@
 
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Mapped
 
 from ainotes.core.db import ReadOnlySession
@@ -28,6 +28,22 @@ class WorkspaceRepository(Generic[ModelT]):
         return select(self.model).where(self.model.workspace_id == self.workspace_id)
 
     async def get(self, entity_id: str) -> ModelT | None:
-        statement = self.select().where(self.model.id == entity_id)
-        result: ModelT | None = (await self.session.execute(statement)).scalar_one_or_none()
-        return result
+        parameters = {"workspace_id": self.workspace_id, "entity_id": entity_id}
+        result = await self.session.execute(_get_statement(self.model), parameters)
+        found: ModelT | None = result.scalar_one_or_none()
+        return found
+
+
+_GET_STATEMENTS: dict[type[Any], Select[Any]] = {}
+
+
+def _get_statement(model: type[Any]) -> Select[Any]:
+    """Built once per model: the lookup by id runs on nearly every request, and building a
+    statement costs more than SQLite takes to answer it."""
+    statement = _GET_STATEMENTS.get(model)
+    if statement is None:
+        statement = select(model).where(
+            model.workspace_id == bindparam("workspace_id"), model.id == bindparam("entity_id")
+        )
+        _GET_STATEMENTS[model] = statement
+    return statement

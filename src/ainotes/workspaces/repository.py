@@ -1,10 +1,26 @@
 from collections.abc import Sequence
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, bindparam, delete, func, select
 
 from ainotes.auth.models import AccessToken, User
 from ainotes.core.db import ReadOnlySession
 from ainotes.workspaces.models import Membership, Role, Workspace
+
+# Built once: it runs on every workspace request (see access_by_token).
+_ACCESS_BY_TOKEN = (
+    select(AccessToken, User, Workspace, Membership.role)
+    .join(User, User.id == AccessToken.user_id)
+    .outerjoin(
+        Membership,
+        (Membership.workspace_id == bindparam("workspace_id")) & (Membership.user_id == User.id),
+    )
+    .outerjoin(Workspace, Workspace.id == Membership.workspace_id)
+    .where(
+        AccessToken.token_hash == bindparam("token_hash"),
+        AccessToken.revoked_at.is_(None),
+        User.disabled_at.is_(None),
+    )
+)
 
 
 class WorkspaceRepository:
@@ -32,21 +48,8 @@ class WorkspaceRepository:
         """A personal token's user and that user's membership of the workspace, in one
         statement: the hot path of every workspace request. None when the token is unknown,
         revoked or its user disabled; the workspace is None when the user is not a member."""
-        statement = (
-            select(AccessToken, User, Workspace, Membership.role)
-            .join(User, User.id == AccessToken.user_id)
-            .outerjoin(
-                Membership,
-                (Membership.workspace_id == workspace_id) & (Membership.user_id == User.id),
-            )
-            .outerjoin(Workspace, Workspace.id == Membership.workspace_id)
-            .where(
-                AccessToken.token_hash == token_hash,
-                AccessToken.revoked_at.is_(None),
-                User.disabled_at.is_(None),
-            )
-        )
-        row = (await self.session.execute(statement)).first()
+        parameters = {"token_hash": token_hash, "workspace_id": workspace_id}
+        row = (await self.session.execute(_ACCESS_BY_TOKEN, parameters)).first()
         if row is None:
             return None
         token, user, workspace, role = row
