@@ -23,6 +23,13 @@ def main(argv: list[str] | None = None) -> int:
 
         _ensure_wrk()
         return domain.main(argv[1:])
+    if argv[:1] == ["agents"]:
+        # The audit log's and idempotency's cost, proposal round trips, audit verify: see
+        # bench/agents.py.
+        from bench import agents
+
+        _ensure_wrk()
+        return agents.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
     parser.add_argument("--notes", type=int, default=100_000, help="notes in total")
