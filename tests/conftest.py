@@ -4,6 +4,8 @@ Each xdist worker gets one migrated database per backend. Tests isolate themselv
 their own users and workspaces; other tests' rows are cross-tenant noise.
 """
 
+import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -131,3 +133,32 @@ def _no_leftover_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if key.startswith("AINOTES_") and key != "AINOTES_TEST_POSTGRES":
             monkeypatch.delenv(key)
     return
+
+
+# Connections per pool of the extra app instances: small, so that concurrent writers outnumber
+# connections many times over, which is where a request holding one connection while waiting
+# for another would starve.
+INSTANCE_POOL_SIZE = 2
+
+
+@pytest.fixture
+async def instances(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]]:
+    """Two more app instances on the test database, each with its own engines and pools, as
+    two server processes would have."""
+    small_pools = settings.model_copy(update={"database_pool_size": INSTANCE_POOL_SIZE})
+    async with contextlib.AsyncExitStack() as stack:
+        clients = []
+        for _ in range(2):
+            instance = create_app(small_pools)
+            await stack.enter_async_context(LifespanManager(instance))
+            transport = httpx.ASGITransport(app=instance, raise_app_exceptions=False)
+            clients.append(
+                await stack.enter_async_context(
+                    httpx.AsyncClient(transport=transport, base_url="http://ainotes.test")
+                )
+            )
+        # Open the pools' connections first, as a running server would have them.
+        await asyncio.gather(
+            *(c.get("/ready") for c in clients for _ in range(2 * INSTANCE_POOL_SIZE))
+        )
+        yield clients

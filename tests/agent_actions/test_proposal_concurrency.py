@@ -10,17 +10,12 @@ SQLite: two connection pools on one file, kept apart only by ``BEGIN IMMEDIATE``
 import asyncio
 import math
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from ainotes.app import create_app
-from ainotes.core.config import Settings
 from tests.factories import Actor, AgentActor, Factory
 from tests.problems import assert_problem
 
@@ -31,7 +26,6 @@ PROPOSALS_PER_AGENT = 3
 EDITORS = 3
 RACES = 6
 SUBMITTERS = 8
-POOL_SIZE = 2
 
 T = TypeVar("T")
 
@@ -122,25 +116,6 @@ async def team(client: httpx.AsyncClient, factory: Factory) -> Team:
     ]
     agents = [await factory.agent(workspace, owner, name=f"agent {i}") for i in range(AGENTS)]
     return Team(client, owner, workspace, editors, agents)
-
-
-@pytest.fixture
-async def instances(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """Two more app instances on the test database, each with its own small pools."""
-    small_pools = settings.model_copy(update={"database_pool_size": POOL_SIZE})
-    async with AsyncExitStack() as stack:
-        clients = []
-        for _ in range(2):
-            app = create_app(small_pools)
-            await stack.enter_async_context(LifespanManager(app))
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            clients.append(
-                await stack.enter_async_context(
-                    httpx.AsyncClient(transport=transport, base_url="http://ainotes.test")
-                )
-            )
-        await asyncio.gather(*(c.get("/ready") for c in clients for _ in range(2 * POOL_SIZE)))
-        yield clients
 
 
 class TestManyAgentsAndManyApprovers:

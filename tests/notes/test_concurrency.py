@@ -6,15 +6,10 @@ one database file, kept apart only by ``BEGIN IMMEDIATE`` and ``busy_timeout``.
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
-from ainotes.app import create_app
-from ainotes.core.config import Settings
 from tests.notes.support import Space, if_match
 from tests.problems import assert_problem
 
@@ -22,7 +17,6 @@ pytestmark = pytest.mark.anyio
 
 RACES = 5
 WRITERS = 40
-POOL_SIZE = 2
 
 
 def _assert_no_server_errors(responses: list[httpx.Response]) -> None:
@@ -37,30 +31,6 @@ async def _revision_versions(space: Space, note_id: str) -> list[int]:
     )
     assert response.status_code == 200, response.text
     return [revision["version"] for revision in response.json()["items"]]
-
-
-@pytest.fixture
-async def instances(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]]:
-    """Two more app instances on the test database, each with its own engines and pools.
-
-    The pools are small so that writers outnumber connections many times over, which is where
-    requests that hold one connection while waiting for another would starve.
-    """
-    small_pools = settings.model_copy(update={"database_pool_size": POOL_SIZE})
-    async with AsyncExitStack() as stack:
-        clients = []
-        for _ in range(2):
-            app = create_app(small_pools)
-            await stack.enter_async_context(LifespanManager(app))
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            clients.append(
-                await stack.enter_async_context(
-                    httpx.AsyncClient(transport=transport, base_url="http://ainotes.test")
-                )
-            )
-        # Open the pools' connections first, as a running server would have them.
-        await asyncio.gather(*(c.get("/ready") for c in clients for _ in range(2 * POOL_SIZE)))
-        yield clients
 
 
 class TestRacingConditionalWrites:

@@ -1,0 +1,90 @@
+"""PostgreSQL's search statement: the bounded candidate set it ranks, and the planner settings
+it needs (see ``PostgresSearchIndex`` in ``search/repository.py``)."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ainotes.core.db import Database, ReadOnlySession
+from ainotes.search import repository as search_repository
+from ainotes.search.query import parse
+from ainotes.search.schemas import SearchFilters
+from tests.search.support import SearchSpace
+
+pytestmark = pytest.mark.anyio
+
+SETTINGS = ("plan_cache_mode", "synchronize_seqscans", "max_parallel_workers_per_gather")
+
+
+@pytest.mark.parametrize(
+    ("q", "single"),
+    [
+        ("stack ", True),
+        ("sta", True),
+        ("stack", True),
+        ("stack overflow ", False),
+        ('"stack overflow"', False),
+        ("state-of-th", False),
+        ("stack OR heap ", False),
+        ("stack -overflow ", False),
+    ],
+)
+def test_only_a_single_word_or_prefix_may_use_a_sequential_scan(q: str, single: bool) -> None:
+    # Its match estimate comes from the column's statistics; that of a phrase or of several
+    # words can be far too high, and a scan that expects to stop early would read everything.
+    assert search_repository._single_term(parse(q)) is single
+
+
+@pytest.fixture
+def postgres(database: Database) -> Database:
+    if database.is_sqlite:
+        pytest.skip("PostgreSQL's statement only")
+    return database
+
+
+async def test_a_broad_query_ranks_its_first_candidates_the_same_way_on_every_page(
+    space: SearchSpace, postgres: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cap = search_repository.RANKED_CANDIDATES
+    sql = search_repository._POSTGRES_SEARCH
+    assert f"LIMIT {cap}\n" in sql
+    monkeypatch.setattr(
+        search_repository, "_POSTGRES_SEARCH", sql.replace(f"LIMIT {cap}\n", "LIMIT 3\n")
+    )
+    for i in range(5):
+        await space.note(f"Wapiti {i}", "wapiti " * (i + 1))
+
+    first = await space.hits("wapiti ")
+    assert len(first) == 3
+    assert [hit["score"] for hit in first] == sorted((hit["score"] for hit in first), reverse=True)
+    assert await space.hits("wapiti ") == first
+    paged: list[str] = []
+    params: dict[str, Any] = {"limit": 1}
+    while True:
+        page = (await space.get("wapiti ", **params)).json()
+        paged += [hit["id"] for hit in page["items"]]
+        if page["next_cursor"] is None:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert paged == [hit["id"] for hit in first]
+
+
+async def test_planner_settings_end_with_the_transaction(
+    space: SearchSpace, postgres: Database
+) -> None:
+    await space.note("Wapiti", "")
+
+    async def settings(session: AsyncSession) -> list[Any]:
+        return [(await session.execute(text(f"SHOW {name}"))).scalar_one() for name in SETTINGS]
+
+    async with postgres.read_engine.connect() as connection:
+        async with AsyncSession(bind=connection) as session:
+            before = await settings(session)
+            index = search_repository.search_index(ReadOnlySession(session), space.workspace["id"])
+            hits = await index.search(parse("wapiti "), SearchFilters(), 20, 0)
+            assert len(hits) == 1
+            assert await settings(session) == ["force_custom_plan", "off", "0"]
+        async with AsyncSession(bind=connection) as session:
+            assert await settings(session) == before
