@@ -1,6 +1,7 @@
 """The application factory: ``create_app(settings)`` builds everything; importing does nothing."""
 
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -22,7 +23,7 @@ from ainotes.auth.jwt import JwtVerifier
 from ainotes.core import health
 from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database
-from ainotes.core.errors import ProblemDetail, install_error_handlers
+from ainotes.core.errors import ProblemDetail, ProblemError, install_error_handlers
 from ainotes.core.idempotency import IdempotencyConfig, PrincipalResolver
 from ainotes.core.logging import configure_logging
 from ainotes.core.middleware import RequestContextMiddleware
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.idempotency = IdempotencyConfig(
             database=database,
-            resolve_principal=_principal_resolver(database),
+            resolve_principal=_principal_resolver(database, app.state.jwt_verifier),
             ttl=timedelta(hours=settings.idempotency_ttl_hours),
             lock_timeout=timedelta(seconds=settings.idempotency_lock_timeout_seconds),
             requires_key=_is_agent_request,
@@ -107,19 +108,53 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _principal_resolver(database: Database) -> PrincipalResolver:
-    """Who sent a request, for scoping its Idempotency-Key; None when the token is not valid
-    (the route itself then answers 401)."""
+# How long the Idempotency-Key layer remembers whose a token is. It only scopes keys: the
+# route still authenticates the request in full, so a token revoked meanwhile gets its 401.
+PRINCIPAL_MEMORY_SECONDS = 60.0
+PRINCIPAL_MEMORY_SIZE = 10_000
 
-    async def resolve(request: Request) -> Principal | None:
+
+def _principal_resolver(database: Database, verifier: JwtVerifier | None) -> PrincipalResolver:
+    """Who sent a request, for scoping its Idempotency-Key; None when the token is not valid
+    (the route itself then answers 401). Remembered for a minute per token, so that a write
+    does not look its token up twice; ``fresh`` asks the database (before a replay, which no
+    route authenticates)."""
+    remembered: dict[str, tuple[float, Principal]] = {}
+
+    async def resolve(request: Request, fresh: bool = False) -> Principal | None:
         scheme, _, secret = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not secret.strip():
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
             return None
-        async with database.read_session() as session:
-            verified = await auth_service.verify_access_token(session, secret.strip())
-        return verified.principal if verified else None
+        token_hash = auth_service.hash_token(secret)
+        now = time.monotonic()
+        found = remembered.get(token_hash)
+        if not fresh and found is not None and found[0] > now:
+            return found[1]
+        principal = await _principal_of(database, verifier, secret)
+        if principal is not None:
+            if len(remembered) >= PRINCIPAL_MEMORY_SIZE:
+                remembered.clear()
+            remembered[token_hash] = (now + PRINCIPAL_MEMORY_SECONDS, principal)
+        return principal
 
     return resolve
+
+
+async def _principal_of(
+    database: Database, verifier: JwtVerifier | None, secret: str
+) -> Principal | None:
+    async with database.read_session() as session:
+        if secret.startswith(auth_service.TOKEN_PREFIX):
+            verified = await auth_service.verify_access_token(session, secret)
+            return verified.principal if verified else None
+        if verifier is None:
+            return None
+        try:
+            _, user = await auth_service.verify_jwt(session, verifier, secret)
+        except ProblemError:
+            return None
+        return auth_service.principal_for(user) if user is not None else None
 
 
 def _is_agent_request(request: Request) -> bool:

@@ -10,6 +10,8 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.requests import Request
 
+from ainotes.auth.models import AccessToken
+from ainotes.core import idempotency
 from ainotes.core.db import Database, WritableSession
 from ainotes.core.idempotency import IdempotencyRecord, fingerprint, key_hash_for
 from ainotes.core.models import utcnow
@@ -57,6 +59,25 @@ class TestReplay:
         assert second.headers["etag"] == first.headers["etag"]
         assert second.headers["location"] == first.headers["location"]
         assert await _note_count(database, workspace) == 1
+
+    async def test_a_revoked_token_gets_401_not_a_replay(
+        self, factory: Factory, database: Database
+    ) -> None:
+        owner, workspace = await _setup(factory)
+        url = _notes_url(workspace)
+        first = await _post(factory.client, owner, url, "key-1", {"title": "Once"})
+        assert first.status_code == 201
+        async with database.write_session() as session:
+            await session.execute(
+                update(AccessToken)
+                .where(AccessToken.user_id == owner.user_id)
+                .values(revoked_at=utcnow())
+            )
+
+        again = await _post(factory.client, owner, url, "key-1", {"title": "Once"})
+
+        assert again.status_code == 401
+        assert "idempotent-replayed" not in again.headers
 
     async def test_key_order_and_whitespace_in_json_are_the_same_request(
         self, factory: Factory, database: Database
@@ -236,6 +257,41 @@ class TestExpiry:
         assert again.status_code == 201
         assert again.headers["idempotent-replayed"] == "false"
         assert await _note_count(database, workspace) == 2
+
+    async def test_claims_clean_up_the_principals_expired_keys(
+        self, factory: Factory, database: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        owner, workspace = await _setup(factory)
+        other, other_workspace = await _setup(factory)
+        url = _notes_url(workspace)
+        for key in ("a", "b"):
+            await _post(factory.client, owner, url, key, {"title": key})
+        await _post(factory.client, other, _notes_url(other_workspace), "a", {"title": "a"})
+        async with database.write_session() as session:
+            await session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.principal_id.in_([owner.user_id, other.user_id]))
+                .values(expires_at=utcnow() - timedelta(seconds=1))
+            )
+        # Cleanup runs on one claim in CLEANUP_EVERY; make it this one.
+        monkeypatch.setattr(idempotency, "CLEANUP_EVERY", 1)
+
+        await _post(factory.client, owner, url, "c", {"title": "c"})
+
+        async with database.read_session() as session:
+            rows = (
+                await session.execute(
+                    select(IdempotencyRecord.principal_id, IdempotencyRecord.key_hash).where(
+                        IdempotencyRecord.principal_id.in_([owner.user_id, other.user_id])
+                    )
+                )
+            ).all()
+        remaining = {(principal, key_hash) for principal, key_hash in rows}
+        assert remaining == {
+            (owner.user_id, key_hash_for(owner.user_id, "c")),
+            # Another principal's keys wait for that principal's own claims.
+            (other.user_id, key_hash_for(other.user_id, "a")),
+        }
 
 
 class TestKeySyntax:
