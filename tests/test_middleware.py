@@ -14,6 +14,7 @@ from ainotes.app import create_app
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
 from tests.factories import Factory
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -74,9 +75,30 @@ class TestRequestId:
         response = await client.get("/health", headers={"X-Correlation-ID": "flow-7"})
         assert response.headers["x-correlation-id"] == "flow-7"
 
-    async def test_malformed_correlation_id_is_dropped(self, client: httpx.AsyncClient) -> None:
-        response = await client.get("/health", headers={"X-Correlation-ID": "a b"})
+    @pytest.mark.parametrize(
+        ("header", "value"),
+        [
+            ("X-Correlation-ID", "a b"),
+            ("X-Correlation-ID", "x" * 129),
+            ("X-Workflow-ID", "wf;drop table"),
+            ("X-Workflow-Step", "s" * 65),
+            ("X-Workflow-Step", ""),
+        ],
+    )
+    async def test_malformed_correlation_headers_are_refused_naming_the_header(
+        self, client: httpx.AsyncClient, header: str, value: str
+    ) -> None:
+        response = await client.get("/health", headers={header: value})
+        body = assert_problem(response, 400, "invalid-correlation-header")
+        assert body["header"] == header.lower()
         assert "x-correlation-id" not in response.headers
+        assert response.headers["x-request-id"] == body["request_id"]
+
+    async def test_workflow_ids_may_be_paths(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(
+            "/health", headers={"X-Workflow-ID": "runs/42:step.1", "X-Workflow-Step": "a/b"}
+        )
+        assert response.status_code == 200
 
 
 class TestAccessLog:
@@ -139,8 +161,18 @@ class TestAccessLog:
             "garbage",
             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
             f"00-{TRACE_ID}-short-01",
+            f"00-{TRACE_ID}-0000000000000000-01",
+            f"ff-{TRACE_ID}-00f067aa0ba902b7-01",
+            f"00-{TRACE_ID.upper()}-00f067aa0ba902b7-01",
         ],
-        ids=["garbage", "zero-trace-id", "bad-parent-id"],
+        ids=[
+            "garbage",
+            "zero-trace-id",
+            "bad-parent-id",
+            "zero-parent-id",
+            "version-ff",
+            "uppercase",
+        ],
     )
     async def test_invalid_traceparent_is_ignored(
         self,
@@ -168,3 +200,59 @@ class TestAccessLog:
         assert response.status_code == 413
         [line] = access_lines(capsys.readouterr().err)
         assert (line["method"], line["status"]) == ("POST", 413)
+
+
+ORIGIN = "https://notes.example.com"
+
+
+@pytest.fixture
+async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"cors_origins": f"{ORIGIN}, https://b.test"}))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
+    ):
+        yield http
+
+
+class TestCors:
+    async def test_preflight_from_an_allowed_origin_is_answered(
+        self, cors_client: httpx.AsyncClient
+    ) -> None:
+        response = await cors_client.options(
+            "/v1/workspaces",
+            headers={
+                "Origin": ORIGIN,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, idempotency-key, content-type",
+            },
+        )
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+        assert "POST" in response.headers["access-control-allow-methods"]
+        assert ULID.match(response.headers["x-request-id"])
+
+    async def test_responses_expose_the_headers_clients_need(
+        self, cors_client: httpx.AsyncClient
+    ) -> None:
+        response = await cors_client.get("/v1/workspaces", headers={"Origin": ORIGIN})
+        assert response.status_code == 401
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+        exposed = {
+            h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")
+        }
+        assert {"x-request-id", "idempotent-replayed", "etag", "location"} <= exposed
+
+    async def test_other_origins_get_no_cors_headers(self, cors_client: httpx.AsyncClient) -> None:
+        response = await cors_client.get("/health", headers={"Origin": "https://evil.test"})
+        assert "access-control-allow-origin" not in response.headers
+
+    async def test_without_configured_origins_there_is_no_cors(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.options(
+            "/v1/workspaces",
+            headers={"Origin": ORIGIN, "Access-Control-Request-Method": "POST"},
+        )
+        assert "access-control-allow-origin" not in response.headers

@@ -9,6 +9,7 @@ from typing import Any
 
 import swagger_ui_bundle
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -84,6 +85,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jwt_verifier = JwtVerifier(settings) if settings.jwt_enabled else None
     install_error_handlers(app)
+    if settings.cors_origin_list:
+        # Added first, so it runs inside the request-id middleware: its answers, preflights
+        # included, carry the request id too.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["*"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_body_bytes,
@@ -107,6 +119,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _register_problem_schema(app)
     return app
 
+
+# What a browser client may read of a response: ids to report, whether a write was replayed,
+# versions for If-Match, where a created resource is, when to retry.
+EXPOSED_HEADERS = [
+    "X-Request-ID",
+    "X-Correlation-ID",
+    "Idempotent-Replayed",
+    "ETag",
+    "Location",
+    "Retry-After",
+]
 
 # How long the Idempotency-Key layer remembers whose a token is. It only scopes keys: the
 # route still authenticates the request in full, so a token revoked meanwhile gets its 401.

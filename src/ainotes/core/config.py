@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
 
+    # Browser origins allowed to call the API (comma-separated, e.g. https://notes.example.com);
+    # empty: no CORS headers at all, for API clients that are not browsers.
+    cors_origins: str = ""
+
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
@@ -62,6 +66,10 @@ class Settings(BaseSettings):
     jwt_jwks_file: Path | None = None
     # Create a user the first time a valid JWT names an unknown subject.
     jwt_create_users: bool = False
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def effective_database_url(self) -> str:

@@ -75,6 +75,11 @@ class BadRequest(ProblemError):
     title = "Bad request"
 
 
+class InvalidCorrelationHeader(BadRequest):
+    slug = "invalid-correlation-header"
+    title = "Invalid correlation header"
+
+
 class MalformedBody(ProblemError):
     slug = "malformed-body"
     status = 400

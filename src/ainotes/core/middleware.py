@@ -13,14 +13,28 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ainotes.core.context import RequestContext, set_request_context
-from ainotes.core.errors import BodyTooLarge, ContentTooLarge, ProblemError, problem_response
+from ainotes.core.errors import (
+    BodyTooLarge,
+    ContentTooLarge,
+    InvalidCorrelationHeader,
+    ProblemError,
+    problem_response,
+)
 from ainotes.core.ids import new_id
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accepted from clients as-is; anything else is replaced so that logs cannot be forged.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+# Correlation headers agents send to tie requests to their workflows. Unlike X-Request-ID
+# (replaced when malformed, as proxies do), a malformed one is refused: an agent relies on
+# them for provenance, and dropping one silently would lose it.
+_CORRELATION_HEADERS = {
+    b"x-correlation-id": re.compile(r"^[A-Za-z0-9._:/\-]{1,128}$"),
+    b"x-workflow-id": re.compile(r"^[A-Za-z0-9._:/\-]{1,128}$"),
+    b"x-workflow-step": re.compile(r"^[A-Za-z0-9._:/\-]{1,64}$"),
+}
 # W3C Trace Context: version-traceid-parentid-flags.
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 
 access_logger = structlog.get_logger("ainotes.access")
 error_logger = structlog.get_logger("ainotes.errors")
@@ -41,6 +55,10 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, error: Probl
     await response(scope, receive, send)
 
 
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
+
+
 def _safe(value: bytes | None) -> str | None:
     if value is None:
         return None
@@ -48,11 +66,22 @@ def _safe(value: bytes | None) -> str | None:
     return text if _SAFE_ID.match(text) else None
 
 
+def _invalid_correlation_header(headers: dict[bytes, bytes]) -> str | None:
+    for name, pattern in _CORRELATION_HEADERS.items():
+        value = headers.get(name)
+        if value is not None and not pattern.match(value.decode("latin-1")):
+            return name.decode()
+    return None
+
+
 def _trace_id(traceparent: bytes | None) -> str | None:
+    """The trace id of a valid W3C traceparent; anything else starts a new trace."""
     if traceparent is None:
         return None
-    match = _TRACEPARENT.match(traceparent.decode("latin-1").strip().lower())
-    if match is None or match.group(1) == "0" * 32:
+    match = _TRACEPARENT.match(traceparent.decode("latin-1").strip())
+    if match is None or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
+        return None
+    if match.group(0)[:2] == "ff":
         return None
     return match.group(1)
 
@@ -95,16 +124,17 @@ class RequestContextMiddleware:
             return
         headers: dict[bytes, bytes] = dict(scope["headers"])
         request_id = _safe(headers.get(b"x-request-id")) or new_id()
+        invalid_header = _invalid_correlation_header(headers)
         client = scope.get("client")
         user_agent = headers.get(b"user-agent")
         context = RequestContext(
             request_id=request_id,
             client_ip=client[0] if client else None,
             user_agent=user_agent.decode("latin-1")[:512] if user_agent else None,
-            correlation_id=_safe(headers.get(b"x-correlation-id")),
+            correlation_id=None if invalid_header else _text(headers.get(b"x-correlation-id")),
             trace_id=_trace_id(headers.get(b"traceparent")),
-            workflow_id=_safe(headers.get(b"x-workflow-id")),
-            workflow_step=_safe(headers.get(b"x-workflow-step")),
+            workflow_id=None if invalid_header else _text(headers.get(b"x-workflow-id")),
+            workflow_step=None if invalid_header else _text(headers.get(b"x-workflow-step")),
         )
         set_request_context(context)
         scope.setdefault("state", {})["request_context"] = context
@@ -137,7 +167,19 @@ class RequestContextMiddleware:
 
         try:
             declared_length = headers.get(b"content-length")
-            if declared_length is not None and _too_long(declared_length, body_limit):
+            if invalid_header is not None:
+                await _send_problem(
+                    scope,
+                    receive,
+                    send_with_ids,
+                    InvalidCorrelationHeader(
+                        f"The {invalid_header} header must be 1 to "
+                        f"{64 if invalid_header == 'x-workflow-step' else 128} characters of "
+                        "letters, digits and . _ : / -",
+                        header=invalid_header,
+                    ),
+                )
+            elif declared_length is not None and _too_long(declared_length, body_limit):
                 await _send_problem(scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE))
             else:
                 await self.app(scope, receive_within_limit, send_with_ids)
