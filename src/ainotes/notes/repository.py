@@ -1,11 +1,14 @@
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import Select, delete, exists, select
+from sqlalchemy import Row, Select, delete, exists, select
 
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
 from ainotes.notes.models import Note, NoteRevision, NoteTag
 from ainotes.notes.schemas import NoteFilters
+
+SUMMARY_COLUMNS = [column for column in Note.__table__.c if column.key != "body"]
 
 
 class NoteRepository(WorkspaceRepository[Note]):
@@ -57,9 +60,12 @@ class NoteRepository(WorkspaceRepository[Note]):
 
     async def page(
         self, filters: NoteFilters, ordering: Ordering, cursor: str | None, limit: int
-    ) -> Sequence[Note]:
-        statement = paginate(self.filtered(filters), ordering, cursor, limit)
-        return (await self.session.execute(statement)).scalars().all()
+    ) -> Sequence[Row[Any]]:
+        """A page of note summaries: rows of every column but the body, which a listing does
+        not show and which is most of a note's bytes."""
+        listed = self.filtered(filters).with_only_columns(*SUMMARY_COLUMNS)
+        statement = paginate(listed, ordering, cursor, limit)
+        return (await self.session.execute(statement)).all()
 
     async def batch_after(self, after_id: str, size: int) -> Sequence[Note]:
         """Notes of the workspace, the trash included, with ids above ``after_id``, in id
