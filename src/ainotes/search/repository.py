@@ -34,7 +34,7 @@ from ainotes.core.db import ReadOnlySession
 from ainotes.core.models import UTCDateTime
 from ainotes.notes.models import Note
 from ainotes.search.models import SearchDocument
-from ainotes.search.query import SearchQuery, render_fts5, render_tsquery
+from ainotes.search.query import Phrase, SearchQuery, render_fts5, render_tsquery
 from ainotes.search.schemas import SearchFilters
 
 # Highlight markers: control characters that index_document strips from every text, so that
@@ -326,8 +326,26 @@ class SqliteSearchIndex(_DocumentIndex):
         return _hits(result.all())
 
 
-# The inner query ranks and cuts the page using only the index and the keys; the outer one
-# fetches the texts and runs ts_headline for that page alone.
+# PostgreSQL ranks with ts_rank_cd, which needs each match's tsvector: a heap fetch plus,
+# for all but the shortest documents, a TOAST fetch (~10 us a row). Ranking every match of a
+# word in 30 % of a million notes takes seconds, so only the first RANKED_CANDIDATES matches
+# are ranked (see the statement below); a query with fewer matches is ranked exactly.
+RANKED_CANDIDATES = 1000
+
+# Three levels, each cutting what the next one works on:
+# - candidate: the first RANKED_CANDIDATES matches in table order. Either plan the planner
+#   picks yields that order (a bitmap heap scan visits blocks in order; a sequential scan
+#   starts at block 0 with synchronize_seqscans off), and either stops at the LIMIT: for a
+#   very common word the sequential scan stops after a few thousand rows instead of fetching
+#   every match, and the GIN index is still used whenever the matches are few.
+#   The workspace test is written as "= ANY (ARRAY[...])", which the planner costs lower
+#   than "=" and so evaluates before the match: a sequential scan that passes other
+#   workspaces' rows then compares a key instead of fetching each one's tsvector from TOAST.
+#   Indexes still use it (the primary key; a gin (workspace_id, search_vector) index too).
+# - page: ts_rank_cd over the candidates only, cut to the requested page.
+# - outer: the texts and ts_headline (costly: it re-parses the text) for that page alone.
+# The cap is part of the text, not a bound parameter, so that the statement binds the same
+# parameters as before (bench/domain.py runs a raw copy of it).
 _POSTGRES_SEARCH = """
 SELECT d.doc_type, d.doc_id, d.note_id, d.title, d.tags, d.archived, d.updated_at,
        page.score,
@@ -336,18 +354,39 @@ SELECT d.doc_type, d.doc_id, d.note_id, d.title, d.tags, d.archived, d.updated_a
        ts_headline('{config}', d.body, to_tsquery('{config}', :tsquery), :body_options)
            AS marked_snippet
 FROM (
-    SELECT d.doc_type, d.doc_id, d.updated_at,
-           ts_rank_cd('{weights}', d.search_vector, to_tsquery('{config}', :tsquery),
-                      {normalization}) AS score
-    FROM search_documents AS d
-    WHERE d.workspace_id = :workspace_id
-      AND d.search_vector @@ to_tsquery('{config}', :tsquery){filters}
-    ORDER BY score DESC, d.updated_at DESC, d.doc_type, d.doc_id
+    SELECT candidate.doc_type, candidate.doc_id, candidate.updated_at,
+           ts_rank_cd('{weights}', candidate.search_vector,
+                      to_tsquery('{config}', :tsquery), {normalization}) AS score
+    FROM (
+        SELECT d.doc_type, d.doc_id, d.updated_at, d.search_vector
+        FROM search_documents AS d
+        WHERE d.workspace_id = ANY (ARRAY[CAST(:workspace_id AS text)])
+          AND d.search_vector @@ to_tsquery('{config}', :tsquery){filters}
+        LIMIT <candidates>
+    ) AS candidate
+    ORDER BY score DESC, candidate.updated_at DESC, candidate.doc_type, candidate.doc_id
     LIMIT :limit OFFSET :offset
 ) AS page
 JOIN search_documents AS d
   ON d.workspace_id = :workspace_id AND d.doc_type = page.doc_type AND d.doc_id = page.doc_id
 ORDER BY page.score DESC, page.updated_at DESC, page.doc_type, page.doc_id
+""".replace("<candidates>", str(RANKED_CANDIDATES))
+# Planner settings for the rest of the (read) transaction, i.e. for the search statement:
+# - plan_cache_mode: asyncpg prepares the statement once per connection, and a generic plan
+#   cannot see the tsquery, so it would plan "the" like a rare word (or the reverse).
+# - synchronize_seqscans, max_parallel_workers_per_gather: a synchronized scan starts where
+#   the last scan of the table stopped, a parallel one returns rows in any order; either would
+#   change "the first candidates" from one request, or one page, to the next.
+# - enable_seqscan: the early stop of a sequential scan pays off only if the planner's match
+#   estimate is right. For one word (or prefix) it comes from the column's most common
+#   lexemes and is; for several words it assumes them independent, and for a phrase it counts
+#   the documents holding all its words, so a phrase of two common words looks common and
+#   would scan the whole table looking for its few matches. Those always use the index.
+_POSTGRES_SETTINGS = """
+SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
+       set_config('synchronize_seqscans', 'off', true),
+       set_config('max_parallel_workers_per_gather', '0', true),
+       set_config('enable_seqscan', :seqscan, true)
 """
 _POSTGRES_TAG = "d.tags @> jsonb_build_array(CAST(:tag AS text))"
 _HEADLINE_MARKS = f"StartSel={MARK_OPEN}, StopSel={MARK_CLOSE}"
@@ -356,6 +395,15 @@ _BODY_OPTIONS = (
     f"{_HEADLINE_MARKS}, MaxWords={SNIPPET_WORDS}, MinWords={SNIPPET_WORDS // 2}, "
     f'MaxFragments=2, FragmentDelimiter=" {ELLIPSIS} "'
 )
+
+
+def _single_term(query: SearchQuery) -> bool:
+    """One word or prefix and nothing else: the query whose match count PostgreSQL estimates
+    well enough to trust a sequential scan that stops early."""
+    if query.exclude or len(query.include) != 1:
+        return False
+    clause = query.include[0]
+    return isinstance(clause, Phrase) and len(clause.words) == 1
 
 
 class PostgresSearchIndex(_DocumentIndex):
@@ -376,6 +424,8 @@ class PostgresSearchIndex(_DocumentIndex):
         self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int
     ) -> list[RankedHit]:
         filter_sql, params = _filter_sql(filters, _POSTGRES_TAG)
+        seqscan = "on" if _single_term(query) else "off"
+        await self.session.execute(text(_POSTGRES_SETTINGS), {"seqscan": seqscan})
         sql = _POSTGRES_SEARCH.format(
             config=TS_CONFIG,
             weights=TS_WEIGHTS,

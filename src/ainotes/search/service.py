@@ -8,7 +8,9 @@ the engine class of the session's database render and run it.
 Pagination is by offset, carried in an opaque cursor bound to the query and filters: ranks
 are floats recomputed from corpus statistics on every request, so a keyset on (score, id)
 would not be stable either, and an offset is honest about it. Pages may shift if the index
-changes between requests; paging stops at ``MAX_OFFSET``.
+changes between requests; paging stops at ``MAX_OFFSET``. On PostgreSQL a query with more
+matches than ``repository.RANKED_CANDIDATES`` ranks only that many of them (the first it finds
+in table order, the same ones for every page), so its pages end there.
 """
 
 import base64
