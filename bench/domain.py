@@ -29,6 +29,7 @@ from ainotes.search.query import parse, render_fts5, render_tsquery
 from ainotes.search.repository import (
     _BODY_OPTIONS,
     _POSTGRES_SEARCH,
+    _POSTGRES_SETTINGS,
     _SQLITE_SEARCH,
     _TITLE_OPTIONS,
     ELLIPSIS,
@@ -39,6 +40,7 @@ from ainotes.search.repository import (
     TS_CONFIG,
     TS_NORMALIZATION,
     TS_WEIGHTS,
+    _single_term,
     rowid_block,
 )
 from bench import driver
@@ -302,6 +304,7 @@ async def _raw_postgres(manifest: DomainManifest) -> dict[str, dict[str, float]]
         f"postgresql://postgres@127.0.0.1:5432/{postgres_db(manifest.notes)}"
     )
     out = {}
+    settings = _POSTGRES_SETTINGS.replace(":seqscan", "$1")
     try:
         statement = await connection.prepare(sql)
         for kind in SEARCH_CLASSES:
@@ -310,8 +313,12 @@ async def _raw_postgres(manifest: DomainManifest) -> dict[str, dict[str, float]]
             while not times or time.monotonic() < deadline:
                 for q, _ in manifest.queries[kind]:
                     params = _postgres_params(manifest, q)
+                    seqscan = "on" if _single_term(parse(q)) else "off"
                     started = time.perf_counter()
-                    await statement.fetch(*(params[n] for n in names))
+                    # As the repository runs it: its planner settings, for this transaction.
+                    async with connection.transaction():
+                        await connection.execute(settings, seqscan)
+                        await statement.fetch(*(params[n] for n in names))
                     times.append((time.perf_counter() - started) * 1000)
             out[kind] = {"p50_ms": statistics.median(times), "p99_ms": _percentile(times, 0.99)}
     finally:
