@@ -25,6 +25,8 @@ from typing import Any, Protocol
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from sqlalchemy import JSON, LargeBinary, String, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -232,6 +234,18 @@ async def _claim(
 ) -> _Claim | Response:
     lock_token = secrets.token_hex(16)
     now = utcnow()
+    fresh = {
+        "principal_id": principal_id,
+        "key_hash": key_hash,
+        "fingerprint": request_fingerprint,
+        "method": request.method,
+        "path": request.url.path,
+        "status": IN_PROGRESS,
+        "lock_token": lock_token,
+        "locked_at": now,
+        "created_at": now,
+        "expires_at": now + config.ttl,
+    }
     try:
         async with config.database.write_session() as session:
             # Now and then a claim also removes its principal's expired keys, so that the key
@@ -239,6 +253,9 @@ async def _claim(
             # found below is taken over as new anyway.
             if secrets.randbelow(CLEANUP_EVERY) == 0:
                 await _remove_expired(session, principal_id, now)
+            # A new key, the usual case, is one statement; only a key seen before is read.
+            if await _insert_if_absent(session, fresh):
+                return _Claim(principal_id, key_hash, lock_token)
             statement = (
                 select(IdempotencyRecord)
                 .where(
@@ -248,31 +265,18 @@ async def _claim(
                 .with_for_update()
             )
             record = (await session.execute(statement)).scalar_one_or_none()
-            if record is not None and record.expires_at <= now:
-                await session.delete(record)
-                await session.flush()
-                record = None
-            if record is not None:
+            if record is None or record.expires_at <= now:
+                # Released (a failed request) or expired since: the key is new again.
+                if record is not None:
+                    await session.delete(record)
+                    await session.flush()
+                session.add(IdempotencyRecord(**fresh))
+            else:
                 outcome = _decide(config, record, request_fingerprint)
                 if outcome is not None:
                     return outcome
                 # A claim abandoned by a crashed request: take it over.
                 record.lock_token, record.locked_at = lock_token, now
-            else:
-                session.add(
-                    IdempotencyRecord(
-                        principal_id=principal_id,
-                        key_hash=key_hash,
-                        fingerprint=request_fingerprint,
-                        method=request.method,
-                        path=request.url.path,
-                        status=IN_PROGRESS,
-                        lock_token=lock_token,
-                        locked_at=now,
-                        created_at=now,
-                        expires_at=now + config.ttl,
-                    )
-                )
             await session.flush()
     except IntegrityError:
         # Another request inserted the same key between our read and our insert.
@@ -280,6 +284,20 @@ async def _claim(
             f"A request with this {HEADER} is still in progress; retry shortly."
         ) from None
     return _Claim(principal_id, key_hash, lock_token)
+
+
+async def _insert_if_absent(session: WritableSession, values: dict[str, Any]) -> bool:
+    """Insert the key unless it exists (both databases: INSERT … ON CONFLICT DO NOTHING);
+    whether it was inserted. On PostgreSQL a concurrent insert of the same key makes this wait
+    for that transaction, and then find the key."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(IdempotencyRecord)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["principal_id", "key_hash"])
+        .returning(IdempotencyRecord.key_hash)
+    )
+    return (await session.execute(statement)).first() is not None
 
 
 async def _complete(
