@@ -4,6 +4,7 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 
+import asyncpg
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
@@ -12,8 +13,9 @@ from sqlalchemy.engine import make_url
 
 from ainotes.app import create_app
 from ainotes.core.config import Settings
-from ainotes.core.db import WriteSession
+from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import PROBLEM_TYPE_BASE
+from tests.conftest import POSTGRES_ADMIN_DSN
 from tests.factories import Factory
 from tests.problems import assert_problem
 
@@ -226,3 +228,34 @@ class TestDatabaseBusy:
         body = assert_problem(response, 500)
         assert "no_such_table" not in response.text
         assert body["type"] == PROBLEM_TYPE_BASE + "internal-error"
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: Settings) -> None:
+    """No pre-ping on checkout: a connection PostgreSQL dropped (a restart) fails the request
+    that meets it, retryably, and the pool replaces it for the next."""
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+
+    @app.get("/v1/backend")
+    async def backend(session: ReadSession) -> int:
+        pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        return pid
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
+    ):
+        pid = (await http.get("/v1/backend")).json()
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+
+        dropped = await http.get("/v1/backend")
+        replaced = await http.get("/v1/backend")
+
+    assert_problem(dropped, 503, "database-busy")
+    assert replaced.status_code == 200
+    assert replaced.json() != pid

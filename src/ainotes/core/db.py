@@ -89,11 +89,14 @@ class Database:
                 self.url, timeout, "BEGIN", pool, inline=settings.sqlite_inline_reads
             )
         else:
+            # No pre-ping: it costs a round trip on every checkout, of every request. A
+            # connection the server dropped (a restart) fails its first statement instead, is
+            # discarded by the pool, and the request answers 503 so that the client retries.
             self.write_engine = create_async_engine(
                 self.url,
                 pool_size=settings.database_pool_size,
                 max_overflow=settings.database_pool_size,
-                pool_pre_ping=True,
+                pool_recycle=3600,
             )
             self.read_engine = self.write_engine
         self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)

@@ -264,15 +264,18 @@ def _is_retryable(exc: Exception) -> bool:
         return True
     if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated:
+        # The database dropped the connection (a restart): the pool has discarded it.
+        return True
     if getattr(exc.orig, "sqlstate", None) in _RETRYABLE_SQLSTATES:
         return True
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
 async def _handle_database_busy(request: Request, exc: Exception) -> JSONResponse:
-    """Running out of pooled connections, a SQLite writer waiting past its busy timeout, or a
-    PostgreSQL transaction rolled back to break a deadlock, is load, not a bug: the client may
-    retry."""
+    """Running out of pooled connections, a SQLite writer waiting past its busy timeout, a
+    PostgreSQL transaction rolled back to break a deadlock, or a connection the database
+    dropped, is not a bug in the request: the client may retry."""
     if not _is_retryable(exc):
         raise exc
     logger.warning("database busy", error=type(exc).__name__)
