@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.dml import ReturningInsert
 
 from ainotes.core.context import set_idempotency_key_hash
 from ainotes.core.db import Database, WritableSession, after_request
@@ -246,16 +247,20 @@ async def _claim(
         "created_at": now,
         "expires_at": now + config.ttl,
     }
+    claim = _Claim(principal_id, key_hash, lock_token)
+    cleanup = secrets.randbelow(CLEANUP_EVERY) == 0
+    if not cleanup and await _claim_new_key_alone(config.database, fresh):
+        return claim
     try:
         async with config.database.write_session() as session:
             # Now and then a claim also removes its principal's expired keys, so that the key
             # space stays bounded without a statement more on every write. An expired key
             # found below is taken over as new anyway.
-            if secrets.randbelow(CLEANUP_EVERY) == 0:
+            if cleanup:
                 await _remove_expired(session, principal_id, now)
             # A new key, the usual case, is one statement; only a key seen before is read.
             if await _insert_if_absent(session, fresh):
-                return _Claim(principal_id, key_hash, lock_token)
+                return claim
             statement = (
                 select(IdempotencyRecord)
                 .where(
@@ -283,21 +288,37 @@ async def _claim(
         raise IdempotencyKeyInFlight(
             f"A request with this {HEADER} is still in progress; retry shortly."
         ) from None
-    return _Claim(principal_id, key_hash, lock_token)
+    return claim
+
+
+async def _claim_new_key_alone(database: Database, values: dict[str, Any]) -> bool:
+    """On PostgreSQL, claim a new key with one autocommitted statement: it needs no
+    transaction around it, and BEGIN and COMMIT would be two more round trips on every
+    keyed write. SQLite's writers queue on the write session's lock, so it takes that path."""
+    if database.is_sqlite:
+        return False
+    async with database.write_engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        result = await autocommit.execute(_insert_statement("postgresql", values))
+        return result.first() is not None
 
 
 async def _insert_if_absent(session: WritableSession, values: dict[str, Any]) -> bool:
     """Insert the key unless it exists (both databases: INSERT … ON CONFLICT DO NOTHING);
     whether it was inserted. On PostgreSQL a concurrent insert of the same key makes this wait
     for that transaction, and then find the key."""
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    statement = (
+    statement = _insert_statement(session.get_bind().dialect.name, values)
+    return (await session.execute(statement)).first() is not None
+
+
+def _insert_statement(dialect: str, values: dict[str, Any]) -> ReturningInsert[tuple[str]]:
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
         insert(IdempotencyRecord)
         .values(**values)
         .on_conflict_do_nothing(index_elements=["principal_id", "key_hash"])
         .returning(IdempotencyRecord.key_hash)
     )
-    return (await session.execute(statement)).first() is not None
 
 
 async def _complete(
