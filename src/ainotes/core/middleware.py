@@ -109,6 +109,9 @@ class RequestContextMiddleware:
         self.upload_path = upload_path
         self.max_upload_bytes = max_upload_bytes
         self.form_framing_bytes = form_framing_bytes
+        # Bound now, after the application configured logging: the module-level proxy would
+        # look up the configuration again on every request.
+        self.access_logger = access_logger.bind()
 
     def _body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
         if self.upload_path is not None and self.upload_path.fullmatch(path):
@@ -191,7 +194,7 @@ class RequestContextMiddleware:
         finally:
             route: Any = scope.get("route")
             state: dict[str, Any] = scope.get("state", {})
-            access_logger.info(
+            self.access_logger.info(
                 "request",
                 method=scope["method"],
                 route=getattr(route, "path", None) or "<unmatched>",
