@@ -29,6 +29,12 @@ def test_later_ids_sort_after_earlier_ones() -> None:
     assert new_id() > first
 
 
+def test_ids_made_in_one_millisecond_keep_their_order() -> None:
+    ids = [new_id() for _ in range(2_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
 def test_ids_do_not_repeat() -> None:
     ids = {new_id() for _ in range(20_000)}
     assert len(ids) == 20_000

@@ -20,15 +20,24 @@ _CROCKFORD = bytes.maketrans(
 )
 
 
+# The last id made in this process, as an integer.
+_last = [0]
+
+
 def new_id() -> str:
     """A ULID: 48 bits of milliseconds, then 80 random bits, in 26 Crockford base32 digits.
 
-    Encoded with the C base32 codec, because every request gets one: the 128 bits are laid
-    out as 130 (two leading zero bits, as ULID's first digit carries only three), padded to
-    whole bytes, and the first 26 digits kept."""
-    return encode((time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big"))
+    Monotonic within the process, as ULID's spec describes: an id made in the same millisecond
+    as the previous one is that one plus one, so rows written in one transaction keep their
+    order by id. Encoded with the C base32 codec, because every request gets one."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    if value >> 80 == _last[0] >> 80 and value <= _last[0]:
+        value = _last[0] + 1
+    _last[0] = value
+    return encode(value)
 
 
 def encode(value: int) -> str:
-    """A 128-bit value as ULID writes it."""
+    """A 128-bit value as ULID writes it: laid out as 130 bits (two leading zero bits, as
+    ULID's first digit carries only three), padded to whole bytes, the first 26 digits kept."""
     return base64.b32encode((value << 6).to_bytes(17, "big"))[:26].translate(_CROCKFORD).decode()
