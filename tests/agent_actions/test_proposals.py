@@ -1331,3 +1331,27 @@ class TestTenancy:
         assert_problem(await desk.withdraw(proposal_id, other.agent), 404, "workspace-not-found")
         assert (await desk.get(proposal_id))["state"] == "pending"
         assert await other.listing() == []
+
+
+async def test_a_decided_proposal_shows_no_stale_notes(
+    client: httpx.AsyncClient, factory: Factory
+) -> None:
+    owner = await factory.user("owner")
+    workspace = await factory.workspace(owner)
+    note = await factory.note(workspace, owner, body="one\n")
+    agent = await factory.agent(workspace, owner)
+    url = f"/v1/workspaces/{workspace['id']}/proposals"
+    operation = {"op": "update_note", "note_id": note["id"], "base_version": 1, "body": "two\n"}
+    submitted = await client.post(
+        url, json={"rationale": "r", "operations": [operation]}, headers=agent.writing()
+    )
+    assert submitted.status_code == 201, submitted.text
+
+    applied = await client.post(f"{url}/{submitted.json()['id']}/approve", headers=owner.headers)
+
+    assert applied.status_code == 200, applied.text
+    body = applied.json()
+    # The note is now past the proposal's base version because of the proposal itself.
+    assert [change["current_version"] for change in body["changes"]] == [2]
+    assert [change["stale"] for change in body["changes"]] == [False]
+    assert body["is_stale"] is False

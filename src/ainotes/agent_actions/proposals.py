@@ -526,9 +526,13 @@ async def view(
     repository = ProposalRepository(session, access.workspace_id)
     history = list(await repository.transitions(proposal.id))
     inspection = None
+    undecided = state in _UNDECIDED
     if proposal.ops_schema_version == OPS_SCHEMA_VERSION:
         inspection = await ops.inspect(session, access, operations_of(proposal))
-    undecided = state in _UNDECIDED
+        if not undecided:
+            # Once decided, notes moving on is history, not staleness.
+            inspection.changes = [c.model_copy(update={"stale": False}) for c in inspection.changes]
+            inspection.stale = []
     is_stale = state is ProposalState.STALE or (
         undecided and inspection is not None and inspection.is_stale
     )
