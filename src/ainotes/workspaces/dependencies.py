@@ -24,7 +24,7 @@ from ainotes.auth.schemas import Scope, read_scope_of
 from ainotes.auth.service import USER_TOKEN_PREFIX
 from ainotes.core.db import ReadOnlySession, ReadSession, WriteSession
 from ainotes.core.ids import ID_PATTERN
-from ainotes.core.principal import PrincipalKind
+from ainotes.core.principal import Principal, PrincipalKind
 from ainotes.workspaces import service as workspaces_service
 from ainotes.workspaces.models import Role
 from ainotes.workspaces.service import WorkspaceAccess
@@ -60,6 +60,27 @@ async def _personal_access(
     return workspaces_service.access_of(verified.principal, workspace_id, membership, required)
 
 
+async def _access(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None,
+    jwt_principal: Principal | None,
+    session: ReadOnlySession,
+    workspace_id: str,
+    required: Role,
+    agent_scope: Callable[[Principal], str | None],
+) -> WorkspaceAccess:
+    """The principal's access; for an agent, ``agent_scope`` names the scope the route needs
+    (or refuses agents outright)."""
+    if jwt_principal is None and _is_personal_token(credentials):
+        return await _personal_access(request, credentials, session, workspace_id, required)
+    principal = jwt_principal or await authenticate(request, credentials, session)
+    if principal.kind is PrincipalKind.AGENT:
+        return await workspaces_service.get_agent_access(
+            session, principal, workspace_id, agent_scope(principal)
+        )
+    return await workspaces_service.get_access(session, principal, workspace_id, required)
+
+
 def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
     async def dependency(
         request: Request,
@@ -68,16 +89,13 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
         jwt_principal: JwtPrincipal,
         session: ReadSession,
     ) -> WorkspaceAccess:
-        if jwt_principal is None and _is_personal_token(credentials):
-            return await _personal_access(request, credentials, session, workspace_id, required)
-        principal = jwt_principal or await authenticate(request, credentials, session)
-        if principal.kind is PrincipalKind.AGENT:
+        def agent_scope(_: Principal) -> str | None:
             # Owner-only reads (the audit log) stay closed to agents whatever their scopes.
-            scope = _section_scope(request) if required is Role.VIEWER else None
-            return await workspaces_service.get_agent_access(
-                session, principal, workspace_id, scope
-            )
-        return await workspaces_service.get_access(session, principal, workspace_id, required)
+            return _section_scope(request) if required is Role.VIEWER else None
+
+        return await _access(
+            request, credentials, jwt_principal, session, workspace_id, required, agent_scope
+        )
 
     return dependency
 
@@ -92,16 +110,15 @@ def _writing(
         jwt_principal: JwtPrincipal,
         session: WriteSession,
     ) -> WorkspaceAccess:
-        if jwt_principal is None and _is_personal_token(credentials):
-            return await _personal_access(request, credentials, session, workspace_id, required)
-        principal = jwt_principal or await authenticate(request, credentials, session)
-        if principal.kind is PrincipalKind.AGENT:
+        def scope_or_refusal(agent: Principal) -> str | None:
             if agent_scope is None:
-                workspaces_service.refuse_agent_write(principal, workspace_id, agents_refused)
-            return await workspaces_service.get_agent_access(
-                session, principal, workspace_id, agent_scope
-            )
-        return await workspaces_service.get_access(session, principal, workspace_id, required)
+                # Raises: agents write through proposals (or not at all, for decisions).
+                workspaces_service.refuse_agent_write(agent, workspace_id, agents_refused)
+            return agent_scope.value if agent_scope else None
+
+        return await _access(
+            request, credentials, jwt_principal, session, workspace_id, required, scope_or_refusal
+        )
 
     return dependency
 
