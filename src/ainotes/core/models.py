@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData, String, TypeDecorator
+from sqlalchemy import DateTime, Insert, MetaData, String, TypeDecorator, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,3 +52,10 @@ class Base(DeclarativeBase):
 class Timestamped:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def table_insert(model: type[Base]) -> Insert:
+    """A Core INSERT on the model's table. Given a list of rows it runs as one plain
+    executemany, where the mapped class would take the ORM's bulk-insert path, or one flush
+    per object when added to the session."""
+    return insert(Base.metadata.tables[model.__tablename__])

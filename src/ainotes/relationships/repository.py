@@ -4,15 +4,19 @@ Listings join the ``notes`` table read-only, for the title and trash state of th
 other end of a link.
 """
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Row, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
+from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
 from ainotes.notes.models import Note
 from ainotes.relationships.models import BODY, MANUAL, NoteTitleKey, Relationship
+
+_INSERT_RELATIONSHIPS = table_insert(Relationship)
 
 # ULIDs sort by creation time, so the id alone is a stable, meaningful order.
 BY_ID = Ordering("id", Relationship.id, Relationship.id, descending=False)
@@ -71,8 +75,13 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    def add_all(self, relationships: Iterable[Relationship]) -> None:
-        self.session.add_all(relationships)
+    def add(self, relationship: Relationship) -> None:
+        self.session.add(relationship)
+
+    async def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert relationship rows (every column) in one executemany."""
+        if rows:
+            await self.session.execute(_INSERT_RELATIONSHIPS, rows)
 
     async def delete(self, relationship: Relationship) -> None:
         await self.session.delete(relationship)

@@ -9,6 +9,7 @@ resolve to the oldest one, so that resolution does not depend on the order of ev
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
@@ -112,9 +113,11 @@ async def _sync_body_links(session: WritableSession, change: NoteChange) -> None
     # Sorted fresh ids list a new body's links in the order they are written.
     ids = sorted(new_id() for _ in added)
     now = utcnow()
-    links.add_all(
-        _body_link(change, link, targets.get(link.key), link_id, now)
-        for link, link_id in zip(added, ids, strict=True)
+    await links.insert_rows(
+        [
+            _body_link(change, link, targets.get(link.key), link_id, now)
+            for link, link_id in zip(added, ids, strict=True)
+        ]
     )
     for link in parsed:
         row = existing.get(link.key)
@@ -128,22 +131,23 @@ async def _sync_body_links(session: WritableSession, change: NoteChange) -> None
 
 def _body_link(
     change: NoteChange, link: WikiLink, target_note_id: str | None, link_id: str, now: datetime
-) -> Relationship:
-    return Relationship(
-        workspace_id=change.workspace_id,
-        id=link_id,
-        source_note_id=change.note_id,
-        target_note_id=target_note_id,
-        type=RelationshipType.REFERENCES.value,
-        source=BODY,
-        target_title=link.title,
-        target_title_key=link.key,
-        heading=link.heading,
-        alias=link.alias,
-        context=link.context,
-        created_by=change.actor_id,
-        created_at=now,
-    )
+) -> dict[str, Any]:
+    return {
+        "workspace_id": change.workspace_id,
+        "id": link_id,
+        "source_note_id": change.note_id,
+        "target_note_id": target_note_id,
+        "type": RelationshipType.REFERENCES.value,
+        "source": BODY,
+        "target_title": link.title,
+        "target_title_key": link.key,
+        "heading": link.heading,
+        "alias": link.alias,
+        "context": link.context,
+        "comment": None,
+        "created_by": change.actor_id,
+        "created_at": now,
+    }
 
 
 async def rebuild(session: WritableSession, workspace_id: str) -> int:
@@ -196,7 +200,7 @@ async def create(
         # In a savepoint: on PostgreSQL a failed INSERT aborts the transaction it runs in,
         # and the winner still has to be looked up.
         async with session.begin_nested():
-            links.add_all([relationship])
+            links.add(relationship)
     except IntegrityError:
         # A concurrent request made the same relation between our check and our insert (the
         # notes are held, so it is not their foreign keys that failed).

@@ -27,7 +27,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.elements import BindParameter, ColumnElement
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
 from ainotes.core.db import ReadOnlySession
@@ -221,20 +221,33 @@ class _DocumentIndex:
 
 
 _UPDATED_COLUMNS = ("note_id", "title", "body", "tags", "archived", "updated_at")
-# Rows per INSERT: 10 parameters a row stays far below SQLite's 32766 bound variables.
+# Documents per executemany, so that a reindex holds a bounded batch of parameters at a time.
 UPSERT_CHUNK = 500
 
 
-def _changed(excluded: Any) -> ColumnElement[bool]:
-    """The ON CONFLICT condition: rewrite a row only when something differs, so that
-    re-indexing unchanged documents (a note's tasks on every save) writes nothing, and neither
-    the FTS5 triggers nor PostgreSQL's generated tsvector run for them."""
-    return or_(
-        *(
-            getattr(SearchDocument, name).is_distinct_from(excluded[name])
-            for name in _UPDATED_COLUMNS
-        )
+def _upsert_statement(insert: Any) -> Any:
+    """INSERT … ON CONFLICT DO UPDATE over the table, built once and run as an executemany:
+    a statement with one VALUES row per document would be compiled anew for every count.
+
+    The ON CONFLICT condition rewrites a row only when something differs, so that re-indexing
+    unchanged documents (a note's tasks on every save) writes nothing, and neither the FTS5
+    triggers nor PostgreSQL's generated tsvector run for them."""
+    table = SearchDocument.__table__
+    statement = insert(table)
+    return statement.on_conflict_do_update(
+        index_elements=["workspace_id", "doc_type", "doc_id"],
+        set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
+        where=or_(
+            *(table.c[name].is_distinct_from(statement.excluded[name]) for name in _UPDATED_COLUMNS)
+        ),
     )
+
+
+_SQLITE_UPSERT = _upsert_statement(sqlite.insert)
+_POSTGRES_UPSERT = _upsert_statement(postgresql.insert)
+_SQLITE_TOP_ROWID = select(func.max(SearchDocument.fts_rowid)).where(
+    SearchDocument.fts_rowid.between(bindparam("first"), bindparam("last"))
+)
 
 
 # FTS5 sorts by rank itself (ORDER BY rank is consumed by the virtual table), so SQLite walks
@@ -280,25 +293,16 @@ class SqliteSearchIndex(_DocumentIndex):
         # Writers are serialized on SQLite (BEGIN IMMEDIATE), so max + 1 cannot race. Rows that
         # turn out to exist keep their rowid; the numbers they were offered stay unused.
         top = (
-            await self.session.execute(
-                select(func.max(SearchDocument.fts_rowid)).where(
-                    SearchDocument.fts_rowid.between(first, last)
-                )
-            )
+            await self.session.execute(_SQLITE_TOP_ROWID, {"first": first, "last": last})
         ).scalar_one()
         top = first if top is None else top
-        statement = sqlite.insert(SearchDocument).values(
+        await self.session.execute(
+            _SQLITE_UPSERT,
             [
                 {**self._values(document), "fts_rowid": top + offset}
                 for offset, document in enumerate(documents, start=1)
-            ]
+            ],
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["workspace_id", "doc_type", "doc_id"],
-            set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
-            where=_changed(statement.excluded),
-        )
-        await self.session.execute(statement)
 
     async def search(
         self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int
@@ -410,15 +414,9 @@ class PostgresSearchIndex(_DocumentIndex):
     """A generated, weighted tsvector column on ``search_documents`` with a GIN index."""
 
     async def _upsert_chunk(self, documents: Sequence[IndexedDocument]) -> None:
-        statement = postgresql.insert(SearchDocument).values(
-            [self._values(document) for document in documents]
+        await self.session.execute(
+            _POSTGRES_UPSERT, [self._values(document) for document in documents]
         )
-        statement = statement.on_conflict_do_update(
-            index_elements=["workspace_id", "doc_type", "doc_id"],
-            set_={name: statement.excluded[name] for name in _UPDATED_COLUMNS},
-            where=_changed(statement.excluded),
-        )
-        await self.session.execute(statement)
 
     async def search(
         self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int

@@ -1,12 +1,17 @@
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import Select, delete, exists, update
 
+from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
 from ainotes.tasks.models import NO_DUE_RANK, LabelKind, Task, TaskLabel
 from ainotes.tasks.schemas import TaskFilters
+
+_INSERT_TASKS = table_insert(Task)
+_INSERT_LABELS = table_insert(TaskLabel)
 
 
 def due_rank(due: date | None) -> int:
@@ -75,11 +80,10 @@ class TaskRepository(WorkspaceRepository[Task]):
             .values(note_version=version, is_note_trashed=trashed)
         )
 
-    async def insert(self, tasks: Sequence[Task]) -> None:
-        """Insert in one batch, flushed now so that their labels can reference them."""
-        if tasks:
-            self.session.add_all(tasks)
-            await self.session.flush()
+    async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert task rows (every column but the defaulted ones) in one executemany."""
+        if rows:
+            await self.session.execute(_INSERT_TASKS, rows)
 
     async def delete_labels(self, task_ids: list[str]) -> None:
         if task_ids:
@@ -90,11 +94,15 @@ class TaskRepository(WorkspaceRepository[Task]):
                 )
             )
 
-    def add_labels(self, tasks: Iterable[Task]) -> None:
-        """Label rows for the ``tags`` and ``assignees`` of ``tasks``."""
-        self.session.add_all(
-            TaskLabel(workspace_id=self.workspace_id, kind=kind, value=value, task_id=task.id)
-            for task in tasks
-            for kind, values in ((LabelKind.TAG, task.tags), (LabelKind.ASSIGNEE, task.assignees))
+    async def add_labels(
+        self, labelled: Iterable[tuple[str, Iterable[str], Iterable[str]]]
+    ) -> None:
+        """Label rows for each ``(task_id, tags, assignees)``."""
+        rows = [
+            {"workspace_id": self.workspace_id, "kind": kind, "value": value, "task_id": task_id}
+            for task_id, tags, assignees in labelled
+            for kind, values in ((LabelKind.TAG, tags), (LabelKind.ASSIGNEE, assignees))
             for value in values
-        )
+        ]
+        if rows:
+            await self.session.execute(_INSERT_LABELS, rows)

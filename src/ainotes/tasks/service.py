@@ -147,26 +147,35 @@ def _pins(session: ReadOnlySession) -> dict[str, dict[int, str]]:
     return pins
 
 
-def _search_documents(tasks: Sequence[Task], archived: bool) -> list[search_service.Document]:
+def _search_document(task: Task | Mapping[str, Any], archived: bool) -> search_service.Document:
     # A task is found by its text and tags; ``archived`` is its note's, so that the search
-    # filter treats a note and its tasks alike.
-    return [
-        search_service.Document(
+    # filter treats a note and its tasks alike. New tasks arrive as rows, stored ones as tasks.
+    if isinstance(task, Task):
+        return search_service.Document(
             task.id, task.text, "", task.tags, archived, task.note_id, task.updated_at
         )
-        for task in tasks
-    ]
+    return search_service.Document(
+        task["id"], task["text"], "", task["tags"], archived, task["note_id"], task["updated_at"]
+    )
 
 
-async def _index(session: WritableSession, change: NoteChange, tasks: Sequence[Task]) -> None:
+async def _index(
+    session: WritableSession, change: NoteChange, tasks: Sequence[Task | Mapping[str, Any]]
+) -> None:
     """Tasks of live notes are searchable; those of trashed notes are not."""
     if change.trashed:
         await search_service.remove_documents(
-            session, change.workspace_id, DocType.TASK, [task.id for task in tasks]
+            session,
+            change.workspace_id,
+            DocType.TASK,
+            [task.id if isinstance(task, Task) else task["id"] for task in tasks],
         )
     else:
         await search_service.index_documents(
-            session, change.workspace_id, DocType.TASK, _search_documents(tasks, change.archived)
+            session,
+            change.workspace_id,
+            DocType.TASK,
+            [_search_document(task, change.archived) for task in tasks],
         )
 
 
@@ -193,8 +202,10 @@ async def _sync(session: WritableSession, change: NoteChange, pinned: Mapping[in
     known = [KnownTask(task.id, task.text, task.line) for task in existing.values()]
     ids = [task_id or new_id() for task_id in match_items(known, items, pinned)]
     now = utcnow()
-    added: list[Task] = []
-    relabel: list[Task] = []
+    # New tasks go in as rows in one executemany: nothing in the request reads them back
+    # through the session, and ORM objects would cost a unit-of-work flush each.
+    added: list[dict[str, Any]] = []
+    relabel: list[tuple[str, Sequence[str], Sequence[str]]] = []
     for item, task_id in zip(items, ids, strict=True):
         content: dict[str, Any] = {
             "text": item.text,
@@ -213,33 +224,34 @@ async def _sync(session: WritableSession, change: NoteChange, pinned: Mapping[in
         }
         task = existing.get(task_id)
         if task is None:
-            task = Task(
-                workspace_id=change.workspace_id,
-                id=task_id,
-                note_id=change.note_id,
-                created_at=now,
-                updated_at=now,
-                **content,
-                **place,
+            added.append(
+                {
+                    "workspace_id": change.workspace_id,
+                    "id": task_id,
+                    "note_id": change.note_id,
+                    "created_at": now,
+                    "updated_at": now,
+                    **content,
+                    **place,
+                }
             )
-            added.append(task)
             if item.tags or item.assignees:
-                relabel.append(task)
+                relabel.append((task_id, item.tags, item.assignees))
             continue
         changed = {k: v for k, v in content.items() if getattr(task, k) != v}
         if changed:
             task.updated_at = now
         if "tags" in changed or "assignees" in changed:
-            relabel.append(task)
+            relabel.append((task_id, item.tags, item.assignees))
         for key, value in {**changed, **place}.items():
             if getattr(task, key) != value:
                 setattr(task, key, value)
     kept = set(ids)
     gone = [task_id for task_id in existing if task_id not in kept]
     await tasks.delete_ids(gone)
-    await tasks.delete_labels([task.id for task in relabel if task.id in existing])
+    await tasks.delete_labels([task_id for task_id, _, _ in relabel if task_id in existing])
     await tasks.insert(added)
-    tasks.add_labels(relabel)
+    await tasks.add_labels(relabel)
     await search_service.remove_documents(session, change.workspace_id, DocType.TASK, gone)
     # Every current task, not only the changed ones: the note's archived flag may have changed,
     # and documents indexed as they are cost no write (see search_service.index_documents).
