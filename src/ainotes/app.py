@@ -104,7 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         form_framing_bytes=FORM_FRAMING_BYTES,
     )
 
-    app.include_router(health.router)
+    health.install(app)
     app.include_router(auth_routes.router)
     app.include_router(workspaces_routes.build_router(settings))
     app.include_router(notes_routes.build_router(settings))
