@@ -33,7 +33,6 @@ from ainotes.search.repository import (
     _SQLITE_SEARCH,
     _TITLE_OPTIONS,
     ELLIPSIS,
-    FTS5_RANKING,
     MARK_CLOSE,
     MARK_OPEN,
     SNIPPET_WORDS,
@@ -244,7 +243,6 @@ def _sqlite_params(manifest: DomainManifest, raw_query: str) -> dict[str, Any]:
     first, last = rowid_block(manifest.workspace_id)
     return {
         "match": render_fts5(parse(raw_query)),
-        "ranking": FTS5_RANKING,
         "block_first": first,
         "block_last": last,
         "workspace_id": manifest.workspace_id,

@@ -37,36 +37,8 @@ def test_only_a_single_word_or_prefix_may_use_a_sequential_scan(q: str, single: 
     assert search_repository._single_term(parse(q)) is single
 
 
-# What these test is PostgreSQL's statement; SQLite's search has no such cap or settings.
+# What these test is PostgreSQL's statement; SQLite's search has no such settings.
 on_postgres = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-
-
-@on_postgres
-async def test_a_broad_query_ranks_its_first_candidates_the_same_way_on_every_page(
-    space: SearchSpace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cap = search_repository.RANKED_CANDIDATES
-    sql = search_repository._POSTGRES_SEARCH
-    assert f"LIMIT {cap}\n" in sql
-    monkeypatch.setattr(
-        search_repository, "_POSTGRES_SEARCH", sql.replace(f"LIMIT {cap}\n", "LIMIT 3\n")
-    )
-    for i in range(5):
-        await space.note(f"Wapiti {i}", "wapiti " * (i + 1))
-
-    first = await space.hits("wapiti ")
-    assert len(first) == 3
-    assert [hit["score"] for hit in first] == sorted((hit["score"] for hit in first), reverse=True)
-    assert await space.hits("wapiti ") == first
-    paged: list[str] = []
-    params: dict[str, Any] = {"limit": 1}
-    while True:
-        page = (await space.get("wapiti ", **params)).json()
-        paged += [hit["id"] for hit in page["items"]]
-        if page["next_cursor"] is None:
-            break
-        params["cursor"] = page["next_cursor"]
-    assert paged == [hit["id"] for hit in first]
 
 
 @on_postgres

@@ -47,7 +47,7 @@ SNIPPET_WORDS = 24
 
 # SQLite: bm25 weights per FTS5 column (title, body): a title hit counts ten body hits, so
 # titles win over repeated mentions (bm25 saturates repeated terms well before ten).
-FTS5_RANKING = "bm25(10.0, 1.0)"
+FTS5_RANKING = "bm25(search_fts, 10.0, 1.0)"
 # PostgreSQL: ts_rank_cd weights {D, C, B, A}; titles are A and bodies B (C and D are unused).
 # Normalization 1 divides by 1 + log(document length), much as bm25 favours short documents.
 TS_WEIGHTS = "{0.1, 0.2, 0.1, 1.0}"
@@ -250,24 +250,47 @@ _SQLITE_TOP_ROWID = select(func.max(SearchDocument.fts_rowid)).where(
 )
 
 
-# FTS5 sorts by rank itself (ORDER BY rank is consumed by the virtual table), so SQLite walks
-# the matches in rank order, joins each to its row, and stops at the LIMIT: highlight() and
-# snippet() run only for the rows returned. CROSS JOIN pins that loop order. The rowid range
-# is the workspace's block: FTS5 skips to it in every doclist, so other workspaces' matches are
-# never ranked; d.workspace_id still decides membership (blocks may be shared, see below).
+# Ranking needs every match scored: FTS5's bm25 costs ~1 us a match, PostgreSQL's ts_rank_cd
+# a heap and usually a TOAST fetch (~10 us). A word in 30 % of a million notes would take a
+# third of a second on SQLite and seconds on PostgreSQL, so both engines rank only the first
+# RANKED_CANDIDATES matches (SQLite: the newest, PostgreSQL: in table order); a query with
+# fewer matches is ranked exactly.
+RANKED_CANDIDATES = 1000
+
+# Three levels, each cutting what the next one works on:
+# - candidate: the newest RANKED_CANDIDATES matches of the workspace that pass the filters,
+#   scored. FTS5 walks a doclist in rowid order (descending here), so the LIMIT stops it early.
+#   The rowid range is the workspace's block: FTS5 skips to it in every doclist, so other
+#   workspaces' matches are never read; d.workspace_id still decides membership (blocks may
+#   be shared, see below). CROSS JOIN keeps search_fts the outer loop, which bm25() needs.
+# - page: the requested page of them by score; rowid (newest first) breaks ties.
+# - outer: highlight() and snippet() only for the page's rows, through a rowid lookup in the
+#   same MATCH (auxiliary functions need the match to mark it).
 _SQLITE_SEARCH = """
 SELECT d.doc_type, d.doc_id, d.note_id, d.title, d.tags, d.archived, d.updated_at,
-       -search_fts.rank AS score,
+       -page.rank AS score,
        highlight(search_fts, 0, :mark_open, :mark_close) AS marked_title,
        snippet(search_fts, 1, :mark_open, :mark_close, :ellipsis, :snippet_words)
            AS marked_snippet
-FROM search_fts CROSS JOIN search_documents AS d ON d.fts_rowid = search_fts.rowid
-WHERE search_fts MATCH :match AND search_fts.rank MATCH :ranking
-  AND search_fts.rowid BETWEEN :block_first AND :block_last
-  AND d.workspace_id = :workspace_id{filters}
-ORDER BY search_fts.rank
-LIMIT :limit OFFSET :offset
-"""
+FROM (
+    SELECT candidate.fts_rowid, candidate.rank
+    FROM (
+        SELECT search_fts.rowid AS fts_rowid, <ranking> AS rank
+        FROM search_fts CROSS JOIN search_documents AS d ON d.fts_rowid = search_fts.rowid
+        WHERE search_fts MATCH :match
+          AND search_fts.rowid BETWEEN :block_first AND :block_last
+          AND d.workspace_id = :workspace_id{filters}
+        ORDER BY search_fts.rowid DESC
+        LIMIT <candidates>
+    ) AS candidate
+    ORDER BY candidate.rank, candidate.fts_rowid DESC
+    LIMIT :limit OFFSET :offset
+) AS page
+CROSS JOIN search_fts ON search_fts.rowid = page.fts_rowid
+CROSS JOIN search_documents AS d ON d.fts_rowid = page.fts_rowid
+WHERE search_fts MATCH :match
+ORDER BY page.rank, page.fts_rowid DESC
+""".replace("<candidates>", str(RANKED_CANDIDATES)).replace("<ranking>", FTS5_RANKING)
 _SQLITE_TAG = "EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value = :tag)"
 
 
@@ -315,7 +338,6 @@ class SqliteSearchIndex(_DocumentIndex):
             {
                 **params,
                 "match": render_fts5(query),
-                "ranking": FTS5_RANKING,
                 "block_first": first,
                 "block_last": last,
                 "workspace_id": self.workspace_id,
@@ -329,12 +351,6 @@ class SqliteSearchIndex(_DocumentIndex):
         )
         return _hits(result.all())
 
-
-# PostgreSQL ranks with ts_rank_cd, which needs each match's tsvector: a heap fetch plus,
-# for all but the shortest documents, a TOAST fetch (~10 us a row). Ranking every match of a
-# word in 30 % of a million notes takes seconds, so only the first RANKED_CANDIDATES matches
-# are ranked (see the statement below); a query with fewer matches is ranked exactly.
-RANKED_CANDIDATES = 1000
 
 # Three levels, each cutting what the next one works on:
 # - candidate: the first RANKED_CANDIDATES matches in table order. Either plan the planner
