@@ -348,9 +348,28 @@ def _load_sqlite(path: Path, rng: random.Random, notes: int, ws: str, user: str)
 # ---------------------------------------------------------------------------------------------
 # PostgreSQL
 
-_GIN = (
-    "CREATE INDEX ix_search_documents_search_vector ON search_documents USING gin (search_vector)"
-)
+# The migrations' GIN indexes (words, and adjacent-word pairs), dropped around a bulk load and
+# built after it, which is how one bulk-loads a GIN index.
+_GIN_INDEXES = {
+    "ix_search_documents_search_vector": (
+        "CREATE INDEX ix_search_documents_search_vector ON search_documents "
+        "USING gin (search_vector)"
+    ),
+    "ix_search_documents_pairs": (
+        "CREATE INDEX ix_search_documents_pairs ON search_documents "
+        "USING gin (ainotes_search_pairs(search_vector))"
+    ),
+}
+
+
+async def _drop_gin(connection: asyncpg.Connection) -> None:
+    for name in _GIN_INDEXES:
+        await connection.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+async def _build_gin(connection: asyncpg.Connection) -> None:
+    for definition in _GIN_INDEXES.values():
+        await connection.execute(definition)
 
 
 async def _fresh_postgres(name: str) -> None:
@@ -366,14 +385,14 @@ async def _load_postgres(name: str, rng: random.Random, notes: int, ws: str, use
     connection = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:5432/{name}")
     try:
         await connection.execute("SET maintenance_work_mem = '1GB'")
-        await connection.execute("DROP INDEX ix_search_documents_search_vector")
+        await _drop_gin(connection)
         for done, batch in enumerate(_rows(rng, notes, ws), start=1):
             async with connection.transaction():
                 await _copy_batch(connection, batch, ws, user)
             if done % 10 == 0:
                 print(f"  postgres: {done * BATCH:,} notes", flush=True)
-        print("  postgres: building the GIN index", flush=True)
-        await connection.execute(_GIN)
+        print("  postgres: building the GIN indexes", flush=True)
+        await _build_gin(connection)
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
@@ -763,7 +782,7 @@ def amplify(backend: str, source_notes: int, factor: int) -> DomainManifest:
             )
             try:
                 await connection.execute("SET maintenance_work_mem = '1GB'")
-                await connection.execute("DROP INDEX ix_search_documents_search_vector")
+                await _drop_gin(connection)
                 await connection.execute(remember)
                 for k in copies:
                     new_id = _COPY_SUFFIX.format(column="id", k=k, find=find)
@@ -775,8 +794,8 @@ def amplify(backend: str, source_notes: int, factor: int) -> DomainManifest:
                         )
                     )
                     print(f"  postgres: copy {k} of {factor - 1}", flush=True)
-                print("  postgres: building the GIN index", flush=True)
-                await connection.execute(_GIN)
+                print("  postgres: building the GIN indexes", flush=True)
+                await _build_gin(connection)
                 await connection.execute("VACUUM ANALYZE")
             finally:
                 await connection.close()

@@ -2,6 +2,7 @@
 ``search/repository.py``): a broad query is ranked over a bounded set, the same set on every
 page, and a query with fewer matches is ranked exactly."""
 
+import re
 from typing import Any
 
 import pytest
@@ -17,10 +18,10 @@ CAP = search_repository.RANKED_CANDIDATES
 
 @pytest.fixture
 def cap_of_three(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("_SQLITE_SEARCH", "_POSTGRES_SEARCH"):
-        sql = getattr(search_repository, name)
-        assert sql.count(f"LIMIT {CAP}\n") == 1
-        monkeypatch.setattr(search_repository, name, sql.replace(f"LIMIT {CAP}\n", "LIMIT 3\n"))
+    for name in ("_SQLITE_SEARCH", "_POSTGRES_CANDIDATES", "_POSTGRES_PHRASE_CANDIDATES"):
+        sql, replaced = re.subn(rf"LIMIT {CAP}\b", "LIMIT 3", getattr(search_repository, name))
+        assert replaced == 1
+        monkeypatch.setattr(search_repository, name, sql)
 
 
 async def _paged_ids(space: SearchSpace, q: str) -> list[str]:
@@ -65,3 +66,12 @@ async def test_fewer_matches_than_the_bound_are_ranked_exactly(space: SearchSpac
     assert len(hits) == 5
     # More mentions in a document of the same length rank higher, on both engines.
     assert [hit["id"] for hit in hits] == [note["id"] for note in reversed(notes)]
+
+
+async def test_a_broad_phrase_is_bounded_too(space: SearchSpace, cap_of_three: None) -> None:
+    for i in range(5):
+        await space.note(f"Herd {i}", "red deer " * (i + 1))
+
+    hits = await space.hits('"red deer"')
+    assert len(hits) == 3
+    assert await _paged_ids(space, '"red deer"') == [hit["id"] for hit in hits]

@@ -52,7 +52,9 @@ class SearchDocument(Base, WorkspaceScoped):
 # neither offer to drop them nor report them as differences.
 ENGINE_MANAGED_TABLE_PREFIX = "search_fts"
 ENGINE_MANAGED_COLUMNS = frozenset({("search_documents", "search_vector")})
-ENGINE_MANAGED_INDEXES = frozenset({"ix_search_documents_search_vector"})
+ENGINE_MANAGED_INDEXES = frozenset(
+    {"ix_search_documents_search_vector", "ix_search_documents_pairs"}
+)
 
 
 def is_engine_managed(

@@ -27,6 +27,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeEngine
 
@@ -377,12 +378,7 @@ FROM (
     SELECT candidate.doc_type, candidate.doc_id, candidate.updated_at,
            ts_rank_cd('{weights}', candidate.search_vector,
                       to_tsquery('{config}', :tsquery), {normalization}) AS score
-    FROM (
-        SELECT d.doc_type, d.doc_id, d.updated_at, d.search_vector
-        FROM search_documents AS d
-        WHERE d.workspace_id = ANY (ARRAY[CAST(:workspace_id AS text)])
-          AND d.search_vector @@ to_tsquery('{config}', :tsquery){filters}
-        LIMIT <candidates>
+    FROM ({candidates}
     ) AS candidate
     ORDER BY score DESC, candidate.updated_at DESC, candidate.doc_type, candidate.doc_id
     LIMIT :limit OFFSET :offset
@@ -390,7 +386,30 @@ FROM (
 JOIN search_documents AS d
   ON d.workspace_id = :workspace_id AND d.doc_type = page.doc_type AND d.doc_id = page.doc_id
 ORDER BY page.score DESC, page.updated_at DESC, page.doc_type, page.doc_id
-""".replace("<candidates>", str(RANKED_CANDIDATES))
+"""
+_POSTGRES_CANDIDATES = """
+        SELECT d.doc_type, d.doc_id, d.updated_at, d.search_vector
+        FROM search_documents AS d
+        WHERE d.workspace_id = ANY (ARRAY[CAST(:workspace_id AS text)])
+          AND d.search_vector @@ to_tsquery('{config}', :tsquery){filters}
+        LIMIT <candidates>""".replace("<candidates>", str(RANKED_CANDIDATES))
+# A query with a phrase of two or more words finds its candidates through the index of
+# adjacent-word pairs (migration 0011): the documents holding every pair of its phrases, a
+# superset of its matches that is usually as small. The tsquery then checks them. OFFSET 0
+# keeps the pairs scan on its own: combined with the word index in one bitmap, every row would
+# be rechecked against both conditions, and the pairs expression costs ~0.2 ms a document.
+_POSTGRES_PHRASE_CANDIDATES = """
+        SELECT paired.doc_type, paired.doc_id, paired.updated_at, paired.search_vector
+        FROM (
+            SELECT d.doc_type, d.doc_id, d.updated_at, d.search_vector
+            FROM search_documents AS d
+            WHERE d.workspace_id = ANY (ARRAY[CAST(:workspace_id AS text)])
+              AND ainotes_search_pairs(d.search_vector)
+                  @@ ainotes_search_pairs_query(CAST(:phrases AS text[])){filters}
+            OFFSET 0
+        ) AS paired
+        WHERE paired.search_vector @@ to_tsquery('{config}', :tsquery)
+        LIMIT <candidates>""".replace("<candidates>", str(RANKED_CANDIDATES))
 # Planner settings for the rest of the (read) transaction, i.e. for the search statement:
 # - plan_cache_mode: asyncpg prepares the statement once per connection, and a generic plan
 #   cannot see the tsquery, so it would plan "the" like a rare word (or the reverse).
@@ -417,6 +436,32 @@ _BODY_OPTIONS = (
 )
 
 
+def _phrases(query: SearchQuery) -> list[str]:
+    """The phrases of two or more words every match must contain (a typed prefix is not a
+    word yet), each as its words separated by spaces."""
+    phrases = []
+    for clause in query.include:
+        if isinstance(clause, Phrase):
+            words = clause.words[:-1] if clause.prefix else clause.words
+            if len(words) >= 2:
+                phrases.append(" ".join(words))
+    return phrases
+
+
+def postgres_search(query: SearchQuery, filter_sql: str) -> tuple[str, dict[str, Any]]:
+    """The search statement for ``query`` with ``filter_sql`` in it, and the parameters that
+    depend on the query (the tsquery; the phrases, when the pairs index serves them)."""
+    phrases = _phrases(query)
+    candidates = _POSTGRES_PHRASE_CANDIDATES if phrases else _POSTGRES_CANDIDATES
+    sql = _POSTGRES_SEARCH.replace("{candidates}", candidates).format(
+        config=TS_CONFIG, weights=TS_WEIGHTS, normalization=TS_NORMALIZATION, filters=filter_sql
+    )
+    params: dict[str, Any] = {"tsquery": render_tsquery(query)}
+    if phrases:
+        params["phrases"] = phrases
+    return sql, params
+
+
 def _single_term(query: SearchQuery) -> bool:
     """One word or prefix and nothing else: the query whose match count PostgreSQL estimates
     well enough to trust a sequential scan that stops early."""
@@ -440,18 +485,15 @@ class PostgresSearchIndex(_DocumentIndex):
         filter_sql, params = _filter_sql(filters, _POSTGRES_TAG)
         seqscan = "on" if _single_term(query) else "off"
         await self.session.execute(text(_POSTGRES_SETTINGS), {"seqscan": seqscan})
-        sql = _POSTGRES_SEARCH.format(
-            config=TS_CONFIG,
-            weights=TS_WEIGHTS,
-            normalization=TS_NORMALIZATION,
-            filters=filter_sql,
-        )
+        sql, query_params = postgres_search(query, filter_sql)
         statement = _bind(text(sql), params).bindparams(bindparam("tsquery", type_=String()))
+        if "phrases" in query_params:
+            statement = statement.bindparams(bindparam("phrases", type_=ARRAY(String())))
         result = await self.session.execute(
             statement.columns(**_RESULT_TYPES),
             {
                 **params,
-                "tsquery": render_tsquery(query),
+                **query_params,
                 "workspace_id": self.workspace_id,
                 "title_options": _TITLE_OPTIONS,
                 "body_options": _BODY_OPTIONS,

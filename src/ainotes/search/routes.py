@@ -56,7 +56,12 @@ def build_router(settings: Settings) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
         limit: PageSize = default_limit,
     ) -> Page[SearchHit]:
-        """Full-text search over the workspace, best matches first (titles weigh more)."""
+        """Full-text search over the workspace, best matches first (titles weigh more).
+
+        A query matching more than 1,000 documents is ranked over 1,000 of them (on SQLite the
+        newest, on PostgreSQL the first in storage order), so that a broad query costs what a
+        narrow one does; narrow it with more words, a phrase or the filters to rank the rest.
+        """
         filters = SearchFilters(
             doc_types=doc_type or [],
             tag=search_service.normalize_tag_filter(tag) if tag is not None else None,

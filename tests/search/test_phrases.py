@@ -1,0 +1,105 @@
+"""Phrase queries, on both engines. On PostgreSQL a phrase of two or more words finds its
+candidates through the index of adjacent-word pairs (migration 0011), so these also check
+that the pairs never lose a match the phrase has."""
+
+import pytest
+from sqlalchemy import text
+
+from ainotes.core.db import Database
+from ainotes.search import repository as search_repository
+from ainotes.search.query import parse
+from tests.search.support import SearchSpace
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_phrase_matches_its_words_next_to_each_other_in_order(space: SearchSpace) -> None:
+    inside = await space.note("Notes", "the bond market risk premium")
+    in_title = await space.note("Market risk", "")
+    across = await space.note("Across", "Market\n\n## Risk")
+    await space.note("Apart", "market and risk")
+    await space.note("Reversed", "risk market")
+
+    assert set(await space.ids('"market risk"')) == {inside["id"], in_title["id"], across["id"]}
+    assert await space.ids('"bond market risk premium"') == [inside["id"]]
+    assert await space.ids('"market risk premium bond"') == []
+
+
+async def test_phrases_are_matched_case_and_accent_insensitively(space: SearchSpace) -> None:
+    note = await space.note("Menu", "Un Café Crème, s'il vous plaît")
+    assert await space.ids('"cafe creme"') == [note["id"]]
+    assert await space.ids('"CAFÉ crème"') == [note["id"]]
+
+
+async def test_every_phrase_of_a_query_must_match(space: SearchSpace) -> None:
+    both = await space.note("Both", "green apple and red cherry")
+    await space.note("One", "green apple and red wine")
+    assert await space.ids('"green apple" "red cherry"') == [both["id"]]
+    assert await space.ids('"green apple" cherry ') == [both["id"]]
+
+
+async def test_a_hyphenated_phrase_being_typed_ends_in_a_prefix(space: SearchSpace) -> None:
+    note = await space.note("Typing", "interest rate swaps")
+    await space.note("Other", "interest and rates")
+    assert await space.ids("interest-rate-sw") == [note["id"]]
+    assert await space.ids("interest-ra") == [note["id"]]
+
+
+async def test_phrases_inside_or_and_excluded_phrases(space: SearchSpace) -> None:
+    swap = await space.note("Swap", "interest rate swap")
+    cap = await space.note("Cap", "interest rate cap")
+    floor = await space.note("Floor", "price floor")
+    assert set(await space.ids('"rate swap" OR "price floor"')) == {swap["id"], floor["id"]}
+    assert await space.ids('interest -"rate swap"') == [cap["id"]]
+
+
+async def test_a_repeated_word_phrase(space: SearchSpace) -> None:
+    note = await space.note("Echo", "go go gadget")
+    await space.note("Single", "go gadget go")
+    assert await space.ids('"go go"') == [note["id"]]
+
+
+async def test_a_phrase_in_a_long_document(space: SearchSpace) -> None:
+    # Past 256 mentions a tsvector keeps no more positions for a word; the phrase near the end
+    # still has to be found through the ones it keeps.
+    note = await space.note("Long", "filler " * 3000 + "deep phrase here")
+    assert await space.ids('"deep phrase"') == [note["id"]]
+
+
+on_postgres = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+
+
+@on_postgres
+async def test_postgres_finds_phrase_candidates_through_the_pairs_index(
+    space: SearchSpace, database: Database
+) -> None:
+    for i in range(30):
+        await space.note(f"Note {i}", "market risk" if i % 10 == 0 else "market and risk")
+    query = parse('"market risk"')
+    sql, query_params = search_repository.postgres_search(query, "")
+    assert "ainotes_search_pairs" in sql
+    async with database.read_engine.connect() as connection:
+        # With statistics, one workspace's key matches every row, and the pairs are selective.
+        await connection.execute(text("ANALYZE search_documents"))
+        plan = (
+            await connection.execute(
+                text("EXPLAIN " + sql),
+                {
+                    **query_params,
+                    "workspace_id": space.workspace["id"],
+                    "title_options": "",
+                    "body_options": "",
+                    "limit": 20,
+                    "offset": 0,
+                },
+            )
+        ).scalars()
+        assert "ix_search_documents_pairs" in "\n".join(plan)
+    assert len(await space.ids('"market risk"')) == 3
+
+
+def test_single_words_and_prefix_only_phrases_do_not_use_the_pairs_index() -> None:
+    for q in ["market ", "market risk ", '"market"', "market-ri", "market OR risk "]:
+        sql, params = search_repository.postgres_search(parse(q), "")
+        assert "ainotes_search_pairs" not in sql, q
+        assert "phrases" not in params
