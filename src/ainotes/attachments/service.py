@@ -85,6 +85,9 @@ def _without_code(body: str) -> str:
 
 def referenced_ids(body: str) -> list[str]:
     """Ids of the attachments a markdown body links to or embeds, in order of first mention."""
+    if "attachment:" not in body:
+        # Every reference spells this out; most bodies have none, and reading a note is hot.
+        return []
     text = _without_code(body)
     ids = [m.group(1) for m in _INLINE_REFERENCE.finditer(text)]
     ids += [m.group(1) for m in _DEFINITION.finditer(text)]
