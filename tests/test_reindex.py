@@ -223,6 +223,29 @@ async def test_command_rebuilds_artifact_documents(
     assert artifact_hits(await items(space, "/search", q="stale")) == []
 
 
+@pytest.mark.usefixtures("_no_dotenv")
+async def test_command_removes_documents_of_artifacts_that_are_gone(
+    factory: Factory, database: Database, settings: Settings
+):
+    space = await make_space(factory)
+    workspace_id = space.workspace["id"]
+    kept = await make_artifact(space, title="Okapi notes", content={"text": "Forest giraffe."})
+    gone = await make_artifact(space, title="Okapi cards", content={"text": "Striped legs."})
+    # As after restoring the artifacts table from an older backup than the index.
+    async with database.write_session() as session:
+        await session.execute(
+            text("DELETE FROM artifacts WHERE workspace_id = :ws AND id = :id"),
+            {"ws": workspace_id, "id": gone["id"]},
+        )
+    found = await items(space, "/search", q="okapi", type="artifact")
+    assert {hit["id"] for hit in found} == {kept["id"], gone["id"]}
+
+    await reindex_command(settings, "--workspace", workspace_id)
+
+    found = await items(space, "/search", q="okapi", type="artifact")
+    assert [hit["id"] for hit in found] == [kept["id"]]
+
+
 @pytest.fixture
 async def own_database(
     settings: Settings, tmp_path: Path

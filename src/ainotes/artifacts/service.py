@@ -376,11 +376,13 @@ async def reindex(
     session: WritableSession, workspace_id: str, on_progress: Callable[[int], None]
 ) -> int:
     """Write every artifact's search document again, as ``_indexed`` writes it, in the
-    caller's transaction; documents that are already right are left untouched. Returns the
-    number of artifacts read."""
+    caller's transaction; documents that are already right are left untouched, and those of
+    artifacts that no longer exist are removed. Returns the number of artifacts read."""
     artifacts = ArtifactRepository(session, workspace_id)
+    orphans = await search_service.indexed_ids(session, workspace_id, DocType.ARTIFACT)
     done, after = 0, ""
     while batch := await artifacts.batch_after(after, REINDEX_BATCH):
+        orphans.difference_update(artifact.id for artifact in batch)
         documents = [
             search_service.Document(
                 view.artifact.id,
@@ -397,4 +399,5 @@ async def reindex(
         done += len(batch)
         after = batch[-1].id
         on_progress(len(batch))
+    await search_service.remove_documents(session, workspace_id, DocType.ARTIFACT, sorted(orphans))
     return done

@@ -108,6 +108,8 @@ class SearchIndex(Protocol):
 
     async def remove_all(self, doc_type: str) -> None: ...
 
+    async def doc_ids(self, doc_type: str) -> set[str]: ...
+
     async def search(
         self, query: SearchQuery, filters: SearchFilters, limit: int, offset: int
     ) -> list[RankedHit]:
@@ -202,15 +204,15 @@ class _DocumentIndex:
         await self.remove_many(doc_type, [doc_id])
 
     async def remove_many(self, doc_type: str, doc_ids: Sequence[str]) -> None:
-        if not doc_ids:
-            return
-        await self.session.execute(
-            delete(SearchDocument).where(
-                SearchDocument.workspace_id == self.workspace_id,
-                SearchDocument.doc_type == doc_type,
-                SearchDocument.doc_id.in_(list(doc_ids)),
+        # In chunks: an IN list is one bound parameter an id.
+        for start in range(0, len(doc_ids), UPSERT_CHUNK):
+            await self.session.execute(
+                delete(SearchDocument).where(
+                    SearchDocument.workspace_id == self.workspace_id,
+                    SearchDocument.doc_type == doc_type,
+                    SearchDocument.doc_id.in_(list(doc_ids[start : start + UPSERT_CHUNK])),
+                )
             )
-        )
 
     async def remove_all(self, doc_type: str) -> None:
         await self.session.execute(
@@ -219,6 +221,13 @@ class _DocumentIndex:
                 SearchDocument.doc_type == doc_type,
             )
         )
+
+    async def doc_ids(self, doc_type: str) -> set[str]:
+        statement = select(SearchDocument.doc_id).where(
+            SearchDocument.workspace_id == self.workspace_id,
+            SearchDocument.doc_type == doc_type,
+        )
+        return set((await self.session.execute(statement)).scalars())
 
 
 _UPDATED_COLUMNS = ("note_id", "title", "body", "tags", "archived", "updated_at")

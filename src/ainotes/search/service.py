@@ -145,6 +145,11 @@ async def remove_documents(
     await search_index(session, workspace_id).remove_many(doc_type.value, doc_ids)
 
 
+async def indexed_ids(session: ReadOnlySession, workspace_id: str, doc_type: DocType) -> set[str]:
+    """The ids of the workspace's documents of one type that the index holds."""
+    return await search_index(session, workspace_id).doc_ids(doc_type.value)
+
+
 async def on_note_change(session: WritableSession, change: NoteChange) -> None:
     """Keep the note's search document in step with the write (same transaction): live notes
     are indexed, trashed and purged ones are not."""
