@@ -4,6 +4,7 @@ Written against the raw ASGI interface rather than ``BaseHTTPMiddleware`` becaus
 runs every request through an extra task and memory stream, which costs throughput.
 """
 
+import logging
 import re
 import time
 from typing import Any
@@ -112,6 +113,7 @@ class RequestContextMiddleware:
         # Bound now, after the application configured logging: the module-level proxy would
         # look up the configuration again on every request.
         self.access_logger = access_logger.bind()
+        self.logs_access = self.access_logger.is_enabled_for(logging.INFO)
 
     def _body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
         if self.upload_path is not None and self.upload_path.fullmatch(path):
@@ -192,13 +194,17 @@ class RequestContextMiddleware:
                 raise
             await _send_problem(scope, receive, send_with_ids, ProblemError(UNEXPECTED_ERROR))
         finally:
-            route: Any = scope.get("route")
-            state: dict[str, Any] = scope.get("state", {})
-            self.access_logger.info(
-                "request",
-                method=scope["method"],
-                route=getattr(route, "path", None) or "<unmatched>",
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                principal_id=state.get("principal_id"),
-            )
+            if self.logs_access:
+                self._log_access(scope, status, started)
+
+    def _log_access(self, scope: Scope, status: int, started: float) -> None:
+        route: Any = scope.get("route")
+        state: dict[str, Any] = scope.get("state", {})
+        self.access_logger.info(
+            "request",
+            method=scope["method"],
+            route=getattr(route, "path", None) or "<unmatched>",
+            status=status,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            principal_id=state.get("principal_id"),
+        )
