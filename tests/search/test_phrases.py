@@ -53,6 +53,15 @@ async def test_phrases_inside_or_and_excluded_phrases(space: SearchSpace) -> Non
     assert await space.ids('interest -"rate swap"') == [cap["id"]]
 
 
+async def test_a_phrase_through_hyphenated_words(space: SearchSpace) -> None:
+    # PostgreSQL indexes "e-mail" as the compound and as its parts, at positions of their own;
+    # the pairs of the parts and of what follows them are what a phrase needs.
+    note = await space.note("Contact", "Write to the e-mail address below")
+    await space.note("Other", "the address of the e-mail")
+    assert await space.ids('"e-mail address"') == [note["id"]]
+    assert await space.ids('"mail address below"') == [note["id"]]
+
+
 async def test_a_repeated_word_phrase(space: SearchSpace) -> None:
     note = await space.note("Echo", "go go gadget")
     await space.note("Single", "go gadget go")
