@@ -1,5 +1,7 @@
 """The ``ainotes`` command against a fresh SQLite file, and the first-admin bootstrap."""
 
+import gc
+import importlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +12,7 @@ import anyio
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
@@ -204,3 +207,29 @@ async def test_bootstrap_admin_skips_a_database_with_users(empty_database: Datab
         assert await auth_service.bootstrap_admin(session) is None
     async with empty_database.read_session() as session:
         assert await auth_service.get_user_by_username(session, "admin") is None
+
+
+def test_serve_runs_the_application_with_startup_objects_frozen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `ainotes serve` hands to uvicorn; building it opens no database connection.
+    served: dict[str, object] = {}
+    monkeypatch.setattr(
+        cli_module.uvicorn, "run", lambda target, **options: served.update(target=target, **options)
+    )
+    monkeypatch.setenv("AINOTES_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.setenv("AINOTES_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["serve"])
+        assert result.exit_code == 0, result.output
+        assert served["target"] == "ainotes.app:create_served_app"
+        assert served["factory"] is True
+        module, _, factory = str(served["target"]).partition(":")
+        before = gc.get_freeze_count()
+        app = getattr(importlib.import_module(module), factory)()
+        assert isinstance(app, FastAPI)
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
+        get_settings.cache_clear()

@@ -106,7 +106,7 @@ def serve(
         if created is not None:
             _print_secret("ainotes: the 'admin' user was created; its access token", created[1])
     uvicorn.run(
-        "ainotes.app:create_app",
+        "ainotes.app:create_served_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
