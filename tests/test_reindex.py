@@ -287,3 +287,22 @@ async def test_command_visits_workspaces_with_artifacts_and_no_notes(
     assert "rebuilt for 2 workspace(s)" in output
     found = await items(artifacts_only, "/search", q="quokka")
     assert artifact_hits(found) == [(artifact["id"], None, "Quokka facts")]
+
+
+@pytest.mark.usefixtures("_no_dotenv")
+async def test_command_visits_workspaces_left_with_documents_only(
+    own_database: tuple[Settings, Factory],
+):
+    own, factory = own_database
+    space = await make_space(factory)
+    gone = await make_artifact(space, title="Tapir facts", content={"text": "A long nose."})
+    async with factory.database.write_session() as session:
+        await session.execute(
+            text("DELETE FROM artifacts WHERE workspace_id = :ws AND id = :id"),
+            {"ws": space.workspace["id"], "id": gone["id"]},
+        )
+    assert artifact_hits(await items(space, "/search", q="tapir")) != []
+
+    await reindex_command(own)
+
+    assert artifact_hits(await items(space, "/search", q="tapir")) == []

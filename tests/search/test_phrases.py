@@ -68,11 +68,15 @@ async def test_a_repeated_word_phrase(space: SearchSpace) -> None:
     assert await space.ids('"go go"') == [note["id"]]
 
 
-async def test_a_phrase_in_a_long_document(space: SearchSpace) -> None:
-    # Past 256 mentions a tsvector keeps no more positions for a word; the phrase near the end
-    # still has to be found through the ones it keeps.
+async def test_a_phrase_thousands_of_words_into_a_body(space: SearchSpace) -> None:
     note = await space.note("Long", "filler " * 3000 + "deep phrase here")
     assert await space.ids('"deep phrase"') == [note["id"]]
+
+
+async def test_long_neighbouring_words_are_indexed(space: SearchSpace) -> None:
+    # On PostgreSQL two such words as one pair would exceed a lexeme's 2,047 bytes.
+    note = await space.note("Hex", "a" * 1100 + " " + "b" * 1100 + " red deer")
+    assert await space.ids('"red deer"') == [note["id"]]
 
 
 on_postgres = pytest.mark.parametrize("settings", ["postgres"], indirect=True)
@@ -112,3 +116,35 @@ def test_single_words_and_prefix_only_phrases_do_not_use_the_pairs_index() -> No
         sql, params = search_repository.postgres_search(parse(q), "")
         assert "ainotes_search_pairs" not in sql, q
         assert "phrases" not in params
+
+
+@on_postgres
+async def test_postgres_pairs_never_change_what_a_phrase_finds(
+    space: SearchSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bodies = [
+        "alpha beta gamma",
+        "alpha \u09f4 beta",
+        "beta alpha",
+        "Alpha-Beta gamma",
+        "the e-mail address",
+        "x" * 300 + " " + "y" * 300,
+        "café crème brûlée",
+    ]
+    for i, body in enumerate(bodies):
+        await space.note(f"Note {i}", body)
+    queries = [
+        '"alpha beta"',
+        '"alpha \u09f4"',
+        '"alpha \u09f4 beta"',
+        '"beta gamma" alpha ',
+        '"e-mail address"',
+        '"' + "x" * 300 + " " + "y" * 300 + '"',
+        '"cafe creme brulee"',
+        "alpha-be",
+    ]
+    with_pairs = {q: sorted(await space.ids(q)) for q in queries}
+    monkeypatch.setattr(search_repository, "_phrases", lambda _: [])
+    without_pairs = {q: sorted(await space.ids(q)) for q in queries}
+    assert with_pairs == without_pairs
+    assert any(with_pairs.values())

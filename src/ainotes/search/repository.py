@@ -7,6 +7,7 @@ here; it contains no user input: the query arrives as an AST and is rendered by
 """
 
 import hashlib
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -263,17 +264,19 @@ _SQLITE_TOP_ROWID = select(func.max(SearchDocument.fts_rowid)).where(
 # Ranking needs every match scored: FTS5's bm25 costs ~1 us a match, PostgreSQL's ts_rank_cd
 # a heap and usually a TOAST fetch (~10 us). A word in 30 % of a million notes would take a
 # third of a second on SQLite and seconds on PostgreSQL, so both engines rank only the first
-# RANKED_CANDIDATES matches (SQLite: the newest, PostgreSQL: in table order); a query with
-# fewer matches is ranked exactly.
+# RANKED_CANDIDATES matches (SQLite: the most recently indexed, PostgreSQL: in table order);
+# a query with fewer matches is ranked exactly.
 RANKED_CANDIDATES = 1000
 
 # Three levels, each cutting what the next one works on:
-# - candidate: the newest RANKED_CANDIDATES matches of the workspace that pass the filters,
-#   scored. FTS5 walks a doclist in rowid order (descending here), so the LIMIT stops it early.
+# - candidate: the RANKED_CANDIDATES matches of the workspace with the highest FTS5 rowids
+#   that pass the filters, scored. A document keeps its rowid when it is updated, so these are
+#   the most recently indexed documents (an edited old note counts as old). FTS5 walks a
+#   doclist in rowid order (descending here), so the LIMIT stops it early.
 #   The rowid range is the workspace's block: FTS5 skips to it in every doclist, so other
 #   workspaces' matches are never read; d.workspace_id still decides membership (blocks may
 #   be shared, see below). CROSS JOIN keeps search_fts the outer loop, which bm25() needs.
-# - page: the requested page of them by score; rowid (newest first) breaks ties.
+# - page: the requested page of them by score; the higher rowid breaks ties.
 # - outer: highlight() and snippet() only for the page's rows, through a rowid lookup in the
 #   same MATCH (auxiliary functions need the match to mark it).
 _SQLITE_SEARCH = """
@@ -374,8 +377,8 @@ class SqliteSearchIndex(_DocumentIndex):
 #   Indexes still use it (the primary key; a gin (workspace_id, search_vector) index too).
 # - page: ts_rank_cd over the candidates only, cut to the requested page.
 # - outer: the texts and ts_headline (costly: it re-parses the text) for that page alone.
-# The cap is part of the text, not a bound parameter, so that the statement binds the same
-# parameters as before (bench/domain.py runs a raw copy of it).
+# The cap is part of the text, not a bound parameter (bench/domain.py runs the statement
+# postgres_search() builds, outside the application).
 _POSTGRES_SEARCH = """
 SELECT d.doc_type, d.doc_id, d.note_id, d.title, d.tags, d.archived, d.updated_at,
        page.score,
@@ -445,14 +448,29 @@ _BODY_OPTIONS = (
 )
 
 
+# Longest word a phrase may have to use the pairs index: PostgreSQL drops words over 2,047
+# bytes from what it indexes, and a phrase of such words is not what people type.
+_MAX_PAIRED_WORD_CHARS = 200
+
+
+def _pairable(word: str) -> bool:
+    """Whether PostgreSQL's parser reads ``word`` as one word, as the query parser does: letters
+    and decimal digits only. It skips some other characters the query parser keeps as word
+    characters (U+09F4, say), and a phrase with those has pairs the documents do not."""
+    return len(word) <= _MAX_PAIRED_WORD_CHARS and all(
+        unicodedata.category(char)[0] == "L" or unicodedata.category(char) == "Nd" for char in word
+    )
+
+
 def _phrases(query: SearchQuery) -> list[str]:
     """The phrases of two or more words every match must contain (a typed prefix is not a
-    word yet), each as its words separated by spaces."""
+    word yet), each as its words separated by spaces; only phrases whose every word is
+    pairable, so that each yields the pairs its matches hold."""
     phrases = []
     for clause in query.include:
         if isinstance(clause, Phrase):
             words = clause.words[:-1] if clause.prefix else clause.words
-            if len(words) >= 2:
+            if len(words) >= 2 and all(_pairable(word) for word in words):
                 phrases.append(" ".join(words))
     return phrases
 
@@ -534,11 +552,12 @@ class NoteSource:
     def __init__(self, session: ReadOnlySession) -> None:
         self.session = session
 
-    async def workspaces(self, indexed_type: str) -> list[tuple[str, int]]:
-        """Workspaces that have live notes or indexed notes, with their live note count."""
+    async def workspaces(self) -> list[tuple[str, int]]:
+        """Workspaces that have live notes or indexed documents of any kind, with their live
+        note count: one whose notes and artifacts are all gone may still hold documents."""
         ids = union(
             select(Note.workspace_id).where(Note.trashed_at.is_(None)),
-            select(SearchDocument.workspace_id).where(SearchDocument.doc_type == indexed_type),
+            select(SearchDocument.workspace_id),
         ).subquery()
         rows = await self.session.execute(select(ids.c.workspace_id).order_by(ids.c.workspace_id))
         workspace_ids = [row.workspace_id for row in rows]

@@ -59,8 +59,9 @@ def build_router(settings: Settings) -> APIRouter:
         """Full-text search over the workspace, best matches first (titles weigh more).
 
         A query matching more than 1,000 documents is ranked over 1,000 of them (on SQLite the
-        newest, on PostgreSQL the first in storage order), so that a broad query costs what a
-        narrow one does; narrow it with more words, a phrase or the filters to rank the rest.
+        most recently created, on PostgreSQL the first in storage order), so that a broad query
+        costs what a narrow one does; narrow it with more words, a phrase or the filters to
+        rank the rest.
         """
         filters = SearchFilters(
             doc_types=doc_type or [],

@@ -141,7 +141,7 @@ async def remove_document(
 async def remove_documents(
     session: WritableSession, workspace_id: str, doc_type: DocType, doc_ids: Sequence[str]
 ) -> None:
-    """Take documents out of the index in one statement; absent ones are ignored."""
+    """Take documents out of the index (a statement per 500); absent ones are ignored."""
     await search_index(session, workspace_id).remove_many(doc_type.value, doc_ids)
 
 
@@ -264,12 +264,12 @@ class ReindexPlan:
 
 
 async def plan_reindex(session: ReadOnlySession, workspace_id: str | None) -> list[ReindexPlan]:
-    """The workspaces a reindex visits (one, or every one with notes or indexed notes) and how
-    many live notes each has, so that progress can be shown against a total."""
+    """The workspaces a reindex visits (one, or every one with notes or indexed documents) and
+    how many live notes each has, so that progress can be shown against a total."""
     source = NoteSource(session)
     if workspace_id is not None:
         return [ReindexPlan(workspace_id, await source.count(workspace_id))]
-    return [ReindexPlan(ws, notes) for ws, notes in await source.workspaces(DocType.NOTE.value)]
+    return [ReindexPlan(ws, notes) for ws, notes in await source.workspaces()]
 
 
 async def reindex_workspace(

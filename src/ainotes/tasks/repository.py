@@ -81,7 +81,7 @@ class TaskRepository(WorkspaceRepository[Task]):
         )
 
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Insert task rows (every column but the defaulted ones) in one executemany."""
+        """Insert task rows (every column given) in one executemany."""
         if rows:
             await self.session.execute(_INSERT_TASKS, rows)
 

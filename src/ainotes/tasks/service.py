@@ -203,7 +203,8 @@ async def _sync(session: WritableSession, change: NoteChange, pinned: Mapping[in
     ids = [task_id or new_id() for task_id in match_items(known, items, pinned)]
     now = utcnow()
     # New tasks go in as rows in one executemany: nothing in the request reads them back
-    # through the session, and ORM objects would cost a unit-of-work flush each.
+    # through the session, and ORM objects cost construction, instrumentation and the unit of
+    # work's bookkeeping for each.
     added: list[dict[str, Any]] = []
     relabel: list[tuple[str, Sequence[str], Sequence[str]]] = []
     for item, task_id in zip(items, ids, strict=True):

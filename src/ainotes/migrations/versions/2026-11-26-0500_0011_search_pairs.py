@@ -19,14 +19,19 @@ down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Every pair of lexemes at positions p and p + 1, as one lexeme "first second". A tsvector
-# keeps at most 256 positions per lexeme and none past 16,383, and phrase matching reads the
-# same positions, so every document a phrase matches holds all of the phrase's pairs.
+# Every pair of lexemes at positions p and p + 1, as one lexeme: the first 16 hex digits of
+# the MD5 of "first second". Hashed, because two long neighbours would exceed a lexeme's 2,047
+# bytes, and a long document's pairs the tsvector's 1 MB; a colliding pair only lets through a
+# document the tsquery then rejects. A tsvector keeps at most 256 positions per lexeme and
+# sets those past 16,383 to 16,383, and phrase matching reads the same positions, so every
+# document a phrase matches holds all of the phrase's pairs (and at most ~16k of them).
 PAIRS_FUNCTION = """
 CREATE FUNCTION ainotes_search_pairs(tsvector) RETURNS tsvector
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT coalesce(
-        array_to_tsvector(array_agg(DISTINCT first.lexeme || ' ' || second.lexeme)),
+        array_to_tsvector(
+            array_agg(DISTINCT left(md5(first.lexeme || ' ' || second.lexeme), 16))
+        ),
         ''::tsvector
     )
     FROM (SELECT lexeme, unnest(positions) AS position FROM unnest($1)) AS first
@@ -35,7 +40,8 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
 $$
 """
 # The pairs of each phrase (words as the query parser splits them), normalized by the search
-# configuration as documents are, ANDed; NULL when there are none.
+# configuration as documents are, ANDed; NULL when there are none (the search only asks for
+# phrases of two or more words that the configuration keeps, see search/repository.py).
 PAIRS_QUERY_FUNCTION = """
 CREATE FUNCTION ainotes_search_pairs_query(text[]) RETURNS tsquery
 LANGUAGE sql STABLE STRICT PARALLEL SAFE AS $$
