@@ -110,6 +110,18 @@ def database(app: FastAPI) -> Database:
     return db
 
 
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` with the app's lifespan running, as the server runs it; for tests
+    that need an application of their own configuration."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
+    ):
+        yield http
+
+
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -149,14 +161,7 @@ async def instances(settings: Settings) -> AsyncIterator[list[httpx.AsyncClient]
     async with contextlib.AsyncExitStack() as stack:
         clients = []
         for _ in range(2):
-            instance = create_app(small_pools)
-            await stack.enter_async_context(LifespanManager(instance))
-            transport = httpx.ASGITransport(app=instance, raise_app_exceptions=False)
-            clients.append(
-                await stack.enter_async_context(
-                    httpx.AsyncClient(transport=transport, base_url="http://ainotes.test")
-                )
-            )
+            clients.append(await stack.enter_async_context(served(create_app(small_pools))))
         # Open the pools' connections first, as a running server would have them.
         await asyncio.gather(
             *(c.get("/ready") for c in clients for _ in range(2 * INSTANCE_POOL_SIZE))

@@ -11,7 +11,6 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from rich.console import Console
 from typer.testing import CliRunner, Result
@@ -23,7 +22,7 @@ from ainotes.cli import app as cli
 from ainotes.core import migrations
 from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database
-from tests.conftest import _drop_postgres_database, make_database_url
+from tests.conftest import _drop_postgres_database, make_database_url, served
 from tests.conftest import settings_for as settings_with
 
 TOKEN = re.compile(r"ain_[A-Za-z0-9_-]{32,}")
@@ -82,11 +81,7 @@ def settings_for(ainotes: Cli) -> Settings:
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-    ):
+    async with served(app) as http:
         yield http
 
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -15,7 +14,7 @@ from ainotes.app import create_app
 from ainotes.core.config import Settings
 from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import PROBLEM_TYPE_BASE
-from tests.conftest import POSTGRES_ADMIN_DSN
+from tests.conftest import POSTGRES_ADMIN_DSN, served
 from tests.factories import Factory
 from tests.problems import assert_problem
 
@@ -151,11 +150,7 @@ class TestUnexpectedException:
         async def explode() -> None:
             raise RuntimeError("secret internals")
 
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-        ):
+        async with served(app) as http:
             capsys.readouterr()
             response = await http.get("/v1/explode")
 
@@ -194,11 +189,7 @@ class TestDatabaseBusy:
                 text("DO $$ BEGIN RAISE EXCEPTION 'victim' USING ERRCODE = '40P01'; END $$")
             )
 
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-        ):
+        async with served(app) as http:
             if blocker is not None:
                 blocker.execute("BEGIN IMMEDIATE")
             try:
@@ -218,11 +209,7 @@ class TestDatabaseBusy:
         async def broken(session: WriteSession) -> None:
             await session.execute(text("SELECT * FROM no_such_table"))
 
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-        ):
+        async with served(app) as http:
             response = await http.post("/v1/broken")
 
         body = assert_problem(response, 500)
@@ -241,11 +228,7 @@ async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: 
         pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         return pid
 
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-    ):
+    async with served(app) as http:
         pid = (await http.get("/v1/backend")).json()
         admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
         try:

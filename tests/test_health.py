@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import event
 
@@ -17,7 +16,7 @@ from ainotes.core.config import Settings
 from ainotes.core.db import Database
 from ainotes.core.errors import PROBLEM_TYPE_BASE
 from ainotes.core.migrations import head_revision
-from tests.conftest import _drop_postgres_database, make_database_url
+from tests.conftest import _drop_postgres_database, make_database_url, served
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -26,11 +25,7 @@ pytestmark = pytest.mark.anyio
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-    ):
+    async with served(app) as http:
         yield http
 
 

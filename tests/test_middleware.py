@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from ainotes.app import create_app
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
+from tests.conftest import served
 from tests.factories import Factory
 from tests.problems import assert_problem
 
@@ -208,11 +209,7 @@ ORIGIN = "https://notes.example.com"
 @pytest.fixture
 async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"cors_origins": f"{ORIGIN}, https://b.test"}))
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        LifespanManager(app),
-        httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-    ):
+    async with served(app) as http:
         yield http
 
 

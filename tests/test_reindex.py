@@ -8,9 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -21,7 +19,7 @@ from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database
 from ainotes.relationships import service as relationships_service
 from ainotes.tasks import service as tasks_service
-from tests.conftest import _drop_postgres_database, make_database_url, settings_for
+from tests.conftest import _drop_postgres_database, make_database_url, served, settings_for
 from tests.factories import Factory
 from tests.tasks.support import Space, make_space
 
@@ -258,11 +256,7 @@ async def own_database(
     try:
         await anyio.to_thread.run_sync(migrations.upgrade, own.effective_database_url)
         app = create_app(own)
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with (
-            LifespanManager(app),
-            httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http,
-        ):
+        async with served(app) as http:
             yield own, Factory(app.state.database, http)
     finally:
         if backend == "postgres":

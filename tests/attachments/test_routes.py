@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from ainotes.app import create_app
 from ainotes.core.config import Settings
+from tests.conftest import served
 from tests.factories import Actor, Factory
 from tests.problems import assert_problem
 
@@ -452,10 +452,8 @@ async def small_client(settings: Settings, tmp_path: Path) -> AsyncIterator[http
     """The same database, with a 1 KiB attachment limit and its blobs under ``tmp_path``."""
     small = settings.model_copy(update={"max_attachment_bytes": 1024, "data_dir": tmp_path})
     app = create_app(small)
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            yield client
+    async with served(app) as client:
+        yield client
 
 
 class TestUploadLimit:

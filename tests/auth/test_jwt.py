@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from asgi_lifespan import LifespanManager
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr, ValidationError
@@ -27,6 +26,7 @@ from ainotes.core.config import Settings
 from ainotes.core.db import Database
 from ainotes.core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from ainotes.core.models import utcnow
+from tests.conftest import served
 from tests.factories import Factory
 
 pytestmark = pytest.mark.anyio
@@ -95,10 +95,8 @@ async def jwt_client(settings: Settings, **jwt_settings: Any) -> AsyncIterator[h
     """A second application over the same database, with an identity provider configured."""
     update = {"jwt_issuer": ISSUER, "jwt_audience": AUDIENCE, **jwt_settings}
     application = create_app(settings.model_copy(update=update))
-    async with LifespanManager(application):
-        transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http:
-            yield http
+    async with served(application) as http:
+        yield http
 
 
 # Each configured application is built once per module: startup is the slow part of a test.
