@@ -5,11 +5,17 @@ one database file, kept apart only by ``BEGIN IMMEDIATE`` and ``busy_timeout``.
 """
 
 import asyncio
+import contextlib
+import sqlite3
 from collections import Counter
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import make_url, text
 
+from ainotes.core.config import Settings
+from ainotes.core.db import Database
 from tests.notes.support import Space, if_match
 from tests.problems import assert_problem
 
@@ -165,3 +171,51 @@ class TestWritersInTwoAppInstances:
 
             assert sorted(r.status_code for r in responses) == [200, 412]
             assert await _revision_versions(space, note["id"]) == [2, 1]
+
+
+class TestWriterWaitingForAnotherProcess:
+    """A writer that waits for a lock another process holds (SQLite's write lock, a
+    PostgreSQL row lock) waits without holding up the server's other requests, and goes
+    ahead once the lock is released."""
+
+    async def test_other_requests_are_served_while_a_writer_waits(
+        self, space: Space, database: Database, settings: Settings
+    ) -> None:
+        note = await space.make_note()
+        headers = space.owner.headers
+        async with _lock_held_elsewhere(database, settings, note["id"]):
+            patch = asyncio.create_task(
+                space.client.patch(space.note(note["id"]), json={"body": "after"}, headers=headers)
+            )
+            await asyncio.sleep(0.2)
+            reads = [await space.client.get(space.note(note["id"]), headers=headers)]
+            reads.append(await space.client.get(space.notes, headers=headers))
+            assert not patch.done()
+            assert [r.status_code for r in reads] == [200, 200]
+            assert reads[0].json()["version"] == 1
+
+        response = await patch
+        assert response.status_code == 200, response.text
+        assert response.json()["version"] == 2
+
+
+@contextlib.asynccontextmanager
+async def _lock_held_elsewhere(
+    database: Database, settings: Settings, note_id: str
+) -> AsyncIterator[None]:
+    if settings.is_sqlite:
+        path = make_url(settings.effective_database_url).database
+        assert path is not None
+        other_process = sqlite3.connect(path, isolation_level=None)
+        other_process.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other_process.execute("ROLLBACK")
+            other_process.close()
+        return
+    async with database.write_engine.connect() as other_connection:
+        statement = text("SELECT id FROM notes WHERE id = :note_id FOR UPDATE")
+        await other_connection.execute(statement, {"note_id": note_id})
+        yield
+        await other_connection.rollback()

@@ -24,10 +24,10 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     # How long a SQLite writer waits for the lock before giving up.
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
-    # Run SQLite reads on the event loop's thread instead of a worker thread per connection:
-    # much cheaper for the short reads of an API, but a long read (a search over a very large
-    # workspace) holds up other requests while it runs.
-    sqlite_inline_reads: bool = True
+    # Run SQLite statements on the event loop's thread instead of a worker thread per
+    # connection: much cheaper for the short statements of an API, but a long one (a search
+    # over a very large workspace, a big proposal applied) holds up other requests while it runs.
+    sqlite_inline: bool = True
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -1,15 +1,17 @@
 """Engines, sessions and the one-transaction-per-request session dependencies.
 
-SQLite: WAL, foreign keys, a busy timeout, and write transactions that begin with
-``BEGIN IMMEDIATE`` so that concurrent writers queue for the lock instead of failing when a
-deferred transaction tries to upgrade. Within one process, writers also queue on an asyncio
-lock, which is cheaper than SQLite's sleep-and-retry busy handler. Reads run on the event
-loop's thread (core/sqlite_inline.py): in WAL mode they never wait for a lock.
+SQLite: WAL, foreign keys, and write transactions that begin with ``BEGIN IMMEDIATE`` so that
+concurrent writers queue for the lock instead of failing when a deferred transaction tries to
+upgrade. Statements run on the event loop's thread (core/sqlite_inline.py): reads never wait
+for a lock in WAL mode, and a writer waits only for ``BEGIN IMMEDIATE``, which it retries with
+``asyncio.sleep`` while another process holds the lock. Within one process, writers queue on
+an asyncio lock instead.
 PostgreSQL: asyncpg with a connection pool; reads and writes share one engine for now.
 """
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from pathlib import Path
@@ -18,6 +20,7 @@ from typing import Annotated, Any, NewType
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,13 +37,14 @@ WritableSession = NewType("WritableSession", ReadOnlySession)
 
 
 def _sqlite_engine(
-    url: str, busy_timeout_ms: int, begin: str, pool_size: int, *, inline: bool = False
+    url: str, busy_timeout_ms: int, begin: str, pool_size: int, *, inline: bool
 ) -> AsyncEngine:
     path = make_url(url).database
-    if inline and path and path != ":memory:":
+    inline = inline and bool(path) and path != ":memory:"
+    if inline:
         engine = create_async_engine(
             url,
-            async_creator=inline_connector(path, busy_timeout_ms / 1000),
+            async_creator=inline_connector(str(path), busy_timeout_ms / 1000),
             pool_size=pool_size,
             max_overflow=pool_size,
         )
@@ -60,14 +64,26 @@ def _sqlite_engine(
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        # Inline, SQLite's busy handler would sleep on the event loop's thread: the one wait a
+        # transaction has, for BEGIN IMMEDIATE, is InlineConnection.begin's instead.
+        cursor.execute(f"PRAGMA busy_timeout={0 if inline else int(busy_timeout_ms)}")
         # In WAL mode NORMAL is durable against application crashes, and much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        if not inline:
+            connection.exec_driver_sql(begin)
+            return
+        try:
+            connection.connection.dbapi_connection.run_async(
+                lambda driver: driver.begin(begin, busy_timeout_ms / 1000)
+            )
+        except sqlite3.Error as error:
+            # As SQLAlchemy wraps a statement's error, so that a lock held past the busy
+            # timeout is the same retryable error on every path.
+            raise OperationalError(begin, None, error) from error
 
     return engine
 
@@ -84,10 +100,11 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             timeout = settings.sqlite_busy_timeout_ms
             pool = settings.database_pool_size
-            self.write_engine = _sqlite_engine(self.url, timeout, "BEGIN IMMEDIATE", pool)
-            self.read_engine = _sqlite_engine(
-                self.url, timeout, "BEGIN", pool, inline=settings.sqlite_inline_reads
+            inline = settings.sqlite_inline
+            self.write_engine = _sqlite_engine(
+                self.url, timeout, "BEGIN IMMEDIATE", pool, inline=inline
             )
+            self.read_engine = _sqlite_engine(self.url, timeout, "BEGIN", pool, inline=inline)
         else:
             # No pre-ping: it costs a round trip on every checkout, of every request. A
             # connection the server dropped (a restart) fails its first statement instead, is

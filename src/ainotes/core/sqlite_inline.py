@@ -2,19 +2,29 @@
 loop's own thread instead of handing it to a worker thread.
 
 aiosqlite sends every cursor call (execute, fetch, close, begin, rollback) to a thread of its
-own and waits for the answer: a dozen and more thread hand-overs per request, each a wake-up
-and a GIL switch, which cost more than the primary-key reads themselves. Reads of a WAL
-database never wait for a writer's lock, so running them inline blocks the loop only for as
-long as SQLite computes: the read engine uses this; the write engine keeps aiosqlite, because
-a writer may wait for the lock (its busy timeout) and must not stall the loop meanwhile.
+own and waits for the answer: a dozen hand-overs for a read, forty for a note write, each a
+wake-up and a GIL switch, which cost more than the statements themselves. Inline, a statement
+blocks the loop only for as long as SQLite computes, provided it never waits for a lock:
+
+- Reads of a WAL database never wait for a writer.
+- A writer waits only to begin: ``BEGIN IMMEDIATE`` takes the write lock up front, and once it
+  holds it no statement of the transaction, its commit included, waits again. So ``begin``
+  tries the lock without SQLite's busy handler (which would sleep on the loop's thread) and,
+  while another process holds it, waits with ``asyncio.sleep`` until the busy timeout.
 
 It implements the part of aiosqlite's connection and cursor that the dialect uses.
 """
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Self
+
+# Pauses between attempts at a lock another process holds: short at first, as most write
+# transactions are, then no longer than SQLite's own busy handler would sleep.
+_FIRST_PAUSE = 0.001
+_LONGEST_PAUSE = 0.1
 
 
 class InlineCursor:
@@ -100,6 +110,24 @@ class InlineConnection:
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         return await self.cursor().execute(sql, parameters)
 
+    async def begin(self, statement: str, wait_seconds: float) -> None:
+        """Run ``statement`` (``BEGIN`` or ``BEGIN IMMEDIATE``); while the database is locked by
+        another connection, retry with growing pauses for up to ``wait_seconds``, then raise
+        SQLite's "database is locked"."""
+        deadline = time.monotonic() + wait_seconds
+        pause = _FIRST_PAUSE
+        while True:
+            try:
+                self._conn.execute(statement)
+                return
+            except sqlite3.OperationalError as error:
+                remaining = deadline - time.monotonic()
+                # The primary code: SQLITE_BUSY_RECOVERY and the like are busy too.
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or remaining <= 0:
+                    raise
+            await asyncio.sleep(min(pause, remaining))
+            pause = min(pause * 2, _LONGEST_PAUSE)
+
     async def commit(self) -> None:
         self._conn.commit()
 
@@ -121,7 +149,8 @@ class InlineConnection:
 
 
 def inline_connector(path: str, timeout_seconds: float) -> Callable[[], Any]:
-    """An ``async_creator`` for ``create_async_engine``."""
+    """An ``async_creator`` for ``create_async_engine``. ``timeout_seconds`` is SQLite's busy
+    timeout while the connection is set up (switching a new database to WAL takes a lock)."""
 
     async def connect() -> InlineConnection:
         # check_same_thread=False: the pool may hand the connection to another thread's loop
