@@ -606,7 +606,7 @@ async def _apply(
     """approved → applied, all operations in one savepoint; or → stale / failed, with the
     operations rolled back and the reason kept (the refusal commits that much)."""
     acting = WorkspaceAccess(
-        workspace=access.workspace,
+        workspace_id=access.workspace_id,
         role=Role.EDITOR,
         principal=await _acting_principal(session, proposal, on_behalf_of),
     )
@@ -787,7 +787,7 @@ async def revert(
             notes=changed,
         )
     reverter = WorkspaceAccess(
-        workspace=access.workspace,
+        workspace_id=access.workspace_id,
         role=access.role,
         principal=Principal(
             kind=access.principal.kind,

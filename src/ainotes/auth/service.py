@@ -38,7 +38,11 @@ def new_secret(prefix: str) -> str:
 
 
 def principal_for(user: User, token_id: str | None = None) -> Principal:
-    return Principal(kind=PrincipalKind.USER, id=user.id, name=user.username, token_id=token_id)
+    return user_principal(user.id, user.username, token_id)
+
+
+def user_principal(user_id: str, username: str, token_id: str | None = None) -> Principal:
+    return Principal(kind=PrincipalKind.USER, id=user_id, name=username, token_id=token_id)
 
 
 async def create_user(

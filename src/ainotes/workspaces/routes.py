@@ -33,11 +33,11 @@ from ainotes.workspaces.schemas import (
     WorkspaceRead,
     WorkspaceUpdate,
 )
-from ainotes.workspaces.service import Member, WorkspaceAccess
+from ainotes.workspaces.service import Member, WorkspaceView
 
 
-def workspace_read(access: WorkspaceAccess) -> WorkspaceRead:
-    workspace = access.workspace
+def workspace_read(view: WorkspaceView) -> WorkspaceRead:
+    workspace = view.workspace
     return WorkspaceRead(
         id=workspace.id,
         name=workspace.name,
@@ -45,7 +45,7 @@ def workspace_read(access: WorkspaceAccess) -> WorkspaceRead:
         created_by=workspace.created_by,
         created_at=workspace.created_at,
         updated_at=workspace.updated_at,
-        role=access.role,
+        role=view.role,
     )
 
 
@@ -88,11 +88,11 @@ def build_router(settings: Settings) -> APIRouter:
         limit: PageSize = default_limit,
     ) -> Page[WorkspaceRead]:
         items, next_cursor = await workspaces_service.list_for(session, principal, cursor, limit)
-        return Page(items=[workspace_read(a) for a in items], next_cursor=next_cursor)
+        return Page(items=[workspace_read(view) for view in items], next_cursor=next_cursor)
 
     @router.get("/{workspace_id}", response_model=WorkspaceRead, responses=scoped)
-    async def get_workspace(access: ViewableWorkspace) -> WorkspaceRead:
-        return workspace_read(access)
+    async def get_workspace(access: ViewableWorkspace, session: ReadSession) -> WorkspaceRead:
+        return workspace_read(await workspaces_service.get(session, access))
 
     @router.patch("/{workspace_id}", response_model=WorkspaceRead, responses=scoped)
     async def update_workspace(

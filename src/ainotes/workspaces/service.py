@@ -31,15 +31,21 @@ WORKSPACE_ORDER = Ordering("created", Workspace.created_at, Workspace.id, descen
 
 @dataclass(frozen=True, slots=True)
 class WorkspaceAccess:
-    """A workspace together with who is asking and the role they hold in it."""
+    """Who is asking, in which workspace, and the role they hold there: what every request
+    under ``/v1/workspaces/{id}`` resolves first. The workspace's own row is not loaded; the
+    routes about the workspace itself read it (``get``)."""
 
-    workspace: Workspace
+    workspace_id: str
     role: Role
     principal: Principal
 
-    @property
-    def workspace_id(self) -> str:
-        return self.workspace.id
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceView:
+    """A workspace and the asking principal's role in it, as the workspace routes show it."""
+
+    workspace: Workspace
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,43 +63,38 @@ async def get_access(
 ) -> WorkspaceAccess:
     """A user's access to a workspace: 404 for non-members, so that existence does not leak;
     403 for members whose role is below ``required``."""
-    found = None
+    role = None
     if principal.is_user:
-        found = await WorkspaceRepository(session).get_for_member(workspace_id, principal.id)
-    return access_of(principal, workspace_id, found, required)
+        role = await WorkspaceRepository(session).role_of(workspace_id, principal.id)
+    return access_of(principal, workspace_id, role, required)
 
 
 def access_of(
-    principal: Principal,
-    workspace_id: str,
-    membership: tuple[Workspace, Role] | None,
-    required: Role,
+    principal: Principal, workspace_id: str, role: Role | None, required: Role
 ) -> WorkspaceAccess:
-    if membership is None:
+    """``role`` is None for non-members."""
+    if role is None:
         raise _not_found(workspace_id)
-    workspace, role = membership
     if not role.allows(required):
         raise InsufficientRole(
             f"This needs the {required.value} role in the workspace; you are {role.value}."
         )
-    return WorkspaceAccess(workspace=workspace, role=role, principal=principal)
+    return WorkspaceAccess(workspace_id=workspace_id, role=role, principal=principal)
 
 
 async def verify_with_membership(
     session: ReadOnlySession, secret: str, workspace_id: str
-) -> tuple[auth_service.VerifiedToken, tuple[Workspace, Role] | None]:
-    """A personal access token verified in the same statement that reads its user's
-    membership of the workspace: one query on the path of every workspace request. Raises
-    InvalidCredentials for a token that does not verify."""
+) -> tuple[auth_service.VerifiedToken, Role | None]:
+    """A personal access token verified in the same statement that reads its user's role in
+    the workspace (None for non-members): one query on the path of every workspace request.
+    Raises InvalidCredentials for a token that does not verify."""
     found = await WorkspaceRepository(session).access_by_token(
         auth_service.hash_token(secret), workspace_id
     )
-    if found is None or (found[0].expires_at is not None and found[0].expires_at <= utcnow()):
+    if found is None or (found.expires_at is not None and found.expires_at <= utcnow()):
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
-    token, user, workspace, role = found
-    principal = auth_service.principal_for(user, token.id)
-    membership = (workspace, role) if workspace is not None and role is not None else None
-    return auth_service.VerifiedToken(principal, token.last_used_at), membership
+    principal = auth_service.user_principal(found.user_id, found.username, found.token_id)
+    return auth_service.VerifiedToken(principal, found.last_used_at), found.role
 
 
 async def get_agent_access(
@@ -114,7 +115,7 @@ async def get_agent_access(
             else "Agent tokens cannot use this route.",
             required_scope=scope,
         )
-    return WorkspaceAccess(workspace=workspace, role=Role.VIEWER, principal=principal)
+    return WorkspaceAccess(workspace_id=workspace_id, role=Role.VIEWER, principal=principal)
 
 
 def refuse_agent_write(principal: Principal, workspace_id: str, detail: str | None = None) -> None:
@@ -132,7 +133,7 @@ def refuse_agent_write(principal: Principal, workspace_id: str, detail: str | No
 
 async def create(
     session: WritableSession, principal: Principal, data: WorkspaceCreate
-) -> WorkspaceAccess:
+) -> WorkspaceView:
     if not principal.is_user:
         raise AgentWriteForbidden("Only people create workspaces.")
     workspace = Workspace(name=data.name, description=data.description, created_by=principal.id)
@@ -150,7 +151,7 @@ async def create(
         workspace_id=workspace.id,
         changes=audit.changes_between({}, _audited(workspace)),
     )
-    return WorkspaceAccess(workspace=workspace, role=Role.OWNER, principal=principal)
+    return WorkspaceView(workspace, Role.OWNER)
 
 
 def _audited(workspace: Workspace) -> dict[str, str | None]:
@@ -180,7 +181,7 @@ async def _record_member(
 
 async def list_for(
     session: ReadOnlySession, principal: Principal, cursor: str | None, limit: int
-) -> tuple[list[WorkspaceAccess], str | None]:
+) -> tuple[list[WorkspaceView], str | None]:
     if principal.kind is PrincipalKind.AGENT and principal.workspace_id is not None:
         # An agent lists the one workspace of its token, when its scopes let it read it.
         if cursor is not None:
@@ -188,7 +189,7 @@ async def list_for(
         access = await get_agent_access(
             session, principal, principal.workspace_id, Scope.WORKSPACES_READ.value
         )
-        return [access], None
+        return [await get(session, access)], None
     statement = paginate(
         WorkspaceRepository(session).select_for_member(principal.id),
         WORKSPACE_ORDER,
@@ -197,20 +198,29 @@ async def list_for(
     )
     rows = (await session.execute(statement)).all()
     items, next_cursor = page_of(rows, WORKSPACE_ORDER, limit, key=lambda row: row[0])
-    return [WorkspaceAccess(row[0], Role(row[1]), principal) for row in items], next_cursor
+    return [WorkspaceView(row[0], Role(row[1])) for row in items], next_cursor
+
+
+async def get(session: ReadOnlySession, access: WorkspaceAccess) -> WorkspaceView:
+    workspace = await WorkspaceRepository(session).get(access.workspace_id)
+    if workspace is None:
+        # Deleted since the access check, in another transaction (PostgreSQL).
+        raise _not_found(access.workspace_id)
+    return WorkspaceView(workspace, access.role)
 
 
 async def update(
     session: WritableSession, access: WorkspaceAccess, data: WorkspaceUpdate
-) -> WorkspaceAccess:
-    workspace = access.workspace
+) -> WorkspaceView:
+    view = await get(session, access)
+    workspace = view.workspace
     before = _audited(workspace)
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(workspace, field, value)
     changes = audit.changes_between(before, _audited(workspace))
     if not changes:
-        return access
+        return view
     await session.flush()
     await audit.record(
         session,
@@ -221,14 +231,15 @@ async def update(
         workspace_id=workspace.id,
         changes=changes,
     )
-    return access
+    return view
 
 
 async def delete(session: WritableSession, access: WorkspaceAccess) -> None:
     """Delete the workspace and, through foreign-key cascades, everything in it. Its audit
     chain stays (it has no foreign key) and ends with the deletion."""
-    workspace_id, before = access.workspace_id, _audited(access.workspace)
-    await WorkspaceRepository(session).delete(access.workspace)
+    workspace = (await get(session, access)).workspace
+    workspace_id, before = access.workspace_id, _audited(workspace)
+    await WorkspaceRepository(session).delete(workspace)
     await session.flush()
     # After the cascade, like every writer: rows first, then the chain head, so that a
     # concurrent note write (note row, then head) cannot deadlock with this one.
