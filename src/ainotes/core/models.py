@@ -1,6 +1,7 @@
 """Declarative base shared by every module's ORM models."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Insert, MetaData, String, TypeDecorator, insert
 from sqlalchemy.engine import Dialect
@@ -34,6 +35,21 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        if dialect.name == "sqlite":
+            # SQLite hands back the text SQLAlchemy stored ("2026-01-31 12:00:00.000000",
+            # UTC): one C-level parse instead of the dialect's processor and then ours, which
+            # for a page of 50 notes was a fifth of the listing's time.
+            return _sqlite_utc
+        return super().result_processor(dialect, coltype)
+
+
+def _sqlite_utc(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def utcnow() -> datetime:

@@ -110,6 +110,9 @@ class InlineConnection:
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> InlineCursor:
         return await self.cursor().execute(sql, parameters)
 
+    async def execute_fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        return self._conn.execute(sql, parameters).fetchall()
+
     async def begin(self, statement: str, wait_seconds: float) -> None:
         """Run ``statement`` (``BEGIN`` or ``BEGIN IMMEDIATE``); while the database is locked by
         another connection, retry with growing pauses for up to ``wait_seconds``, then raise

@@ -124,16 +124,13 @@ def build_router(settings: Settings) -> APIRouter:
     ) -> NoteDetail:
         # Composed here: attachments reads notes (who references a file), so the notes
         # service does not call back into attachments.
-        note = await notes_service.get(session, access, note_id)
+        note = await notes_service.read(session, access, note_id)
         attachments = await attachments_service.list_referenced(
-            session, access.workspace_id, note.body
+            session, access.workspace_id, note["body"]
         )
-        response.headers["ETag"] = etag_for(note.version)
+        response.headers["ETag"] = etag_for(note["version"])
         return NoteDetail.model_validate(
-            {
-                **NoteRead.model_validate(note).model_dump(),
-                "attachments": [AttachmentRef.model_validate(a) for a in attachments],
-            }
+            {**note, "attachments": [AttachmentRef.model_validate(a) for a in attachments]}
         )
 
     @router.patch(

@@ -213,6 +213,14 @@ async def get(session: ReadOnlySession, access: WorkspaceAccess, note_id: str) -
     return note
 
 
+async def read(session: ReadOnlySession, access: WorkspaceAccess, note_id: str) -> dict[str, Any]:
+    """The note's fields by name, for showing it (``get`` gives the entity, to change it)."""
+    note = await NoteRepository(session, access.workspace_id).columns(note_id)
+    if note is None:
+        raise _not_found(note_id)
+    return note
+
+
 async def list_notes(
     session: ReadOnlySession,
     access: WorkspaceAccess,

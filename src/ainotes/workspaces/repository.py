@@ -6,16 +6,16 @@ from sqlalchemy import Select, bindparam, delete, func, select
 
 from ainotes.auth.models import AccessToken, User
 from ainotes.core.db import ReadOnlySession
+from ainotes.core.rows import RowQuery
 from ainotes.workspaces.models import Membership, Role, Workspace
 
-# Built once: it runs on every workspace request (see access_by_token). Columns, not entities:
-# loading three ORM objects cost more than the query.
-_ACCESS_BY_TOKEN = (
+# Runs on every workspace request: columns, not entities, straight on the driver (core/rows.py).
+_ACCESS_BY_TOKEN = RowQuery(
     select(
-        AccessToken.id,
+        AccessToken.id.label("token_id"),
         AccessToken.expires_at,
         AccessToken.last_used_at,
-        User.id,
+        User.id.label("user_id"),
         User.username,
         Membership.role,
     )
@@ -67,19 +67,11 @@ class WorkspaceRepository:
         the hot path of every workspace request. None when the token is unknown, revoked or
         its user disabled; the role is None when the user is not a member."""
         parameters = {"token_hash": token_hash, "workspace_id": workspace_id}
-        connection = await self.session.connection()
-        row = (await connection.execute(_ACCESS_BY_TOKEN, parameters)).first()
+        row = await _ACCESS_BY_TOKEN.first(self.session, parameters)
         if row is None:
             return None
-        token_id, expires_at, last_used_at, user_id, username, role = row
-        return TokenAccess(
-            token_id,
-            expires_at,
-            last_used_at,
-            user_id,
-            username,
-            None if role is None else Role(role),
-        )
+        role = row.pop("role")
+        return TokenAccess(**row, role=None if role is None else Role(role))
 
     async def get(self, workspace_id: str) -> Workspace | None:
         """Without the membership check: for principals scoped to one workspace (agents)."""
