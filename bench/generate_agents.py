@@ -156,10 +156,10 @@ async def _owner_and_workspace(database: Database, name: str) -> tuple[str, str,
     async with database.write_session() as session:
         user = await auth_service.create_user(session, "bench", "Benchmark", is_admin=True)
         _, token = await auth_service.issue_token(session, user, "bench")
-        access = await workspaces_service.create(
+        view = await workspaces_service.create(
             session, auth_service.principal_for(user), WorkspaceCreate(name=name)
         )
-    return user.id, token, access.workspace_id
+    return user.id, token, view.workspace.id
 
 
 # --- the HTTP database ---------------------------------------------------------------------

@@ -242,3 +242,38 @@ async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: 
     assert_problem(dropped, 503, "database-busy")
     assert replaced.status_code == 200
     assert replaced.json() != pid
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_dropped_connection_is_503_on_the_token_check_too(settings: Settings) -> None:
+    """The token check runs on the driver itself (core/rows.py); a connection PostgreSQL
+    dropped still answers as it does under SQLAlchemy (503), and is replaced for the next."""
+    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
+
+    @app.get("/v1/backend")
+    async def backend(session: ReadSession) -> int:
+        pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        return pid
+
+    async with served(app) as http:
+        factory = Factory(app.state.database, http)
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        url = f"/v1/workspaces/{workspace['id']}/notes/{note['id']}"
+        assert (await http.get(url, headers=owner.headers)).status_code == 200
+        pids = {(await http.get("/v1/backend")).json() for _ in range(4)}
+        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        try:
+            for pid in pids:
+                await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await admin.close()
+
+        failed = await http.get(url, headers=owner.headers)
+        recovered = [await http.get(url, headers=owner.headers) for _ in range(4)]
+
+    assert_problem(failed, 503, "database-busy")
+    assert all(r.status_code in (200, 503) for r in recovered)
+    assert recovered[-1].status_code == 200
+    assert recovered[-1].json()["id"] == note["id"]

@@ -1,15 +1,21 @@
 """RowQuery: the same rows SQLAlchemy's execution gives, on the session's own transaction."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import Column, MetaData, String, Table, bindparam, select
+from sqlalchemy.exc import DBAPIError
 
+from ainotes.auth.service import hash_token
+from ainotes.core.config import Settings
 from ainotes.core.db import Database
 from ainotes.core.models import UTCDateTime, _sqlite_utc
 from ainotes.core.rows import RowQuery
 from ainotes.notes.models import Note
+from ainotes.notes.repository import NOTE_COLUMNS
 from ainotes.workspaces.models import Workspace
+from ainotes.workspaces.repository import ACCESS_BY_TOKEN
 from tests.factories import Factory
 
 pytestmark = pytest.mark.anyio
@@ -51,16 +57,55 @@ class TestRows:
     async def test_datetime_parameters_are_converted_as_sqlalchemy_binds_them(
         self, database: Database, factory: Factory
     ) -> None:
+        """In another offset, an instant just before the note's change is still before it:
+        compared as text without conversion, "+05:00" local time would sort after it."""
         owner = await factory.user()
         workspace = await factory.workspace(owner)
-        await factory.note(workspace, owner)
+        note = await factory.note(workspace, owner)
+        changed = datetime.fromisoformat(note["updated_at"])
         query = RowQuery(_NOTES_CHANGED_AFTER)
+        five_east = timezone(timedelta(hours=5))
 
         async with database.read_session() as session:
-            later = {"workspace_id": workspace["id"], "after": datetime.now(UTC)}
-            earlier = {**later, "after": datetime.now(UTC) - timedelta(minutes=5)}
-            assert await query.all(session, later) == []
-            assert len(await query.all(session, earlier)) == 1
+            for after, found in [
+                (changed - timedelta(seconds=1), 1),
+                (changed, 0),
+                (changed + timedelta(seconds=1), 0),
+            ]:
+                parameters = {"workspace_id": workspace["id"], "after": after.astimezone(five_east)}
+                assert len(await query.all(session, parameters)) == found, after
+
+    async def test_the_application_queries_match_sqlalchemy(
+        self, database: Database, factory: Factory
+    ) -> None:
+        """The token check (labelled columns, a role that is NULL for non-members) and GET of
+        a note."""
+        owner, stranger = await factory.user(), await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner, tags=["x"])
+        asking = {"workspace_id": workspace["id"]}
+        cases: list[tuple[RowQuery, dict[str, Any]]] = [
+            (ACCESS_BY_TOKEN, {**asking, "token_hash": hash_token(owner.token)}),
+            (ACCESS_BY_TOKEN, {**asking, "token_hash": hash_token(stranger.token)}),
+            (NOTE_COLUMNS, {**asking, "note_id": note["id"]}),
+        ]
+        found = []
+        async with database.read_session() as session:
+            for query, parameters in cases:
+                rows = await query.all(session, parameters)
+                expected = await session.execute(query.statement, parameters)
+                assert rows == [dict(row) for row in expected.mappings()]
+                assert len(rows) == 1
+                found.append(rows[0])
+        assert [found[0]["role"], found[1]["role"]] == ["owner", None]
+        assert found[2]["tags"] == ["x"]
+
+    async def test_driver_errors_come_out_as_sqlalchemys(self, database: Database) -> None:
+        missing = Table("no_such_table", MetaData(), Column("id", String))
+        query = RowQuery(select(missing.c.id).where(missing.c.id == bindparam("id")))
+        async with database.read_session() as session:
+            with pytest.raises(DBAPIError, match="no_such_table"):
+                await query.all(session, {"id": "x"})
 
     async def test_run_in_the_sessions_own_transaction(self, database: Database) -> None:
         query = RowQuery(select(Workspace.name).where(Workspace.id == bindparam("id")))
@@ -68,24 +113,42 @@ class TestRows:
             workspace = Workspace(name="not yet committed", created_by="someone")
             session.add(workspace)
             await session.flush()
-            assert await query.first(session, {"id": workspace.id}) == {
-                "name": "not yet committed"
-            }
+            assert await query.first(session, {"id": workspace.id}) == {"name": "not yet committed"}
             await session.rollback()
 
         async with database.read_session() as session:
             assert await query.first(session, {"id": workspace.id}) is None
 
-    async def test_refuse_statements_they_cannot_run_as_they_are(
-        self, database: Database
+    async def test_also_run_through_aiosqlites_worker_thread(
+        self, settings: Settings, factory: Factory
     ) -> None:
+        """With AINOTES_SQLITE_INLINE=false the driver is aiosqlite's (on PostgreSQL the
+        setting changes nothing)."""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        await factory.note(workspace, owner)
+        parameters = {"workspace_id": workspace["id"], "after": datetime(2000, 1, 1, tzinfo=UTC)}
+        database = Database(settings.model_copy(update={"sqlite_inline": False}))
+        try:
+            async with database.read_session() as session:
+                rows = await RowQuery(_NOTES_CHANGED_AFTER).all(session, parameters)
+                expected = await session.execute(_NOTES_CHANGED_AFTER, parameters)
+                assert rows == [dict(row) for row in expected.mappings()]
+                assert len(rows) == 1
+        finally:
+            await database.dispose()
+
+    async def test_refuse_statements_they_cannot_run_as_they_are(self, database: Database) -> None:
         same_keys = RowQuery(select(Note.id, Workspace.id).join(Workspace))
         expanding = RowQuery(select(Note.id).where(Note.id.in_(bindparam("ids", expanding=True))))
+        valued = RowQuery(select(Note.id).where(Note.id == "x"))
         async with database.read_session() as session:
             with pytest.raises(ValueError, match="label them"):
                 await same_keys.all(session, {})
             with pytest.raises(ValueError, match="IN lists"):
                 await expanding.all(session, {"ids": ["x"]})
+            with pytest.raises(ValueError, match="without values"):
+                await valued.all(session, {})
 
 
 @pytest.mark.parametrize(

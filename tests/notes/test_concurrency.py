@@ -1,7 +1,7 @@
 """Concurrent writers on one note and on many, within one app and across two app instances.
 
 On SQLite the two-instance case is what two server processes do: separate connection pools on
-one database file, kept apart only by ``BEGIN IMMEDIATE`` and ``busy_timeout``.
+one database file, kept apart only by ``BEGIN IMMEDIATE`` and the wait for its lock.
 """
 
 import asyncio
@@ -14,9 +14,12 @@ import httpx
 import pytest
 from sqlalchemy import make_url, text
 
+from ainotes.app import create_app
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
-from tests.notes.support import Space, if_match
+from tests.conftest import served
+from tests.factories import Factory
+from tests.notes.support import Space, if_match, make_space
 from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
@@ -178,23 +181,25 @@ class TestWriterWaitingForAnotherProcess:
     PostgreSQL row lock) waits without holding up the server's other requests, and goes
     ahead once the lock is released."""
 
-    async def test_other_requests_are_served_while_a_writer_waits(
-        self, space: Space, database: Database, settings: Settings
-    ) -> None:
-        note = await space.make_note()
-        headers = space.owner.headers
-        async with _lock_held_elsewhere(database, settings, note["id"]):
-            patch = asyncio.create_task(
-                space.client.patch(space.note(note["id"]), json={"body": "after"}, headers=headers)
-            )
-            await asyncio.sleep(0.2)
-            reads = [await space.client.get(space.note(note["id"]), headers=headers)]
-            reads.append(await space.client.get(space.notes, headers=headers))
-            assert not patch.done()
-            assert [r.status_code for r in reads] == [200, 200]
-            assert reads[0].json()["version"] == 1
+    async def test_other_requests_are_served_while_a_writer_waits(self, settings: Settings) -> None:
+        # A short busy timeout: a writer that stalled the loop would fail in seconds, not 30.
+        app = create_app(settings.model_copy(update={"sqlite_busy_timeout_ms": 5000}))
+        async with served(app) as http:
+            space = await make_space(Factory(app.state.database, http))
+            note = await space.make_note()
+            headers = space.owner.headers
+            async with _lock_held_elsewhere(app.state.database, settings, note["id"]):
+                patch = asyncio.create_task(
+                    http.patch(space.note(note["id"]), json={"body": "after"}, headers=headers)
+                )
+                await asyncio.sleep(0.2)
+                reads = [await http.get(space.note(note["id"]), headers=headers)]
+                reads.append(await http.get(space.notes, headers=headers))
+                assert not patch.done()
+                assert [r.status_code for r in reads] == [200, 200]
+                assert reads[0].json()["version"] == 1
 
-        response = await patch
+            response = await patch
         assert response.status_code == 200, response.text
         assert response.json()["version"] == 2
 

@@ -65,7 +65,8 @@ def _sqlite_engine(
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         # Inline, SQLite's busy handler would sleep on the event loop's thread: the one wait a
-        # transaction has, for BEGIN IMMEDIATE, is InlineConnection.begin's instead.
+        # transaction has, for BEGIN IMMEDIATE, is InlineConnection.begin's instead, and a read
+        # that meets a lock (WAL recovery) fails at once, retryably.
         cursor.execute(f"PRAGMA busy_timeout={0 if inline else int(busy_timeout_ms)}")
         # In WAL mode NORMAL is durable against application crashes, and much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")

@@ -11,7 +11,10 @@ or asyncpg). It runs on the session's connection: inside the request's transacti
 does lazily at its own first statement; a RowQuery ahead of that runs as a statement of its
 own, which under READ COMMITTED sees what it would have seen inside.
 
-Only statements of a fixed shape qualify: no expanding IN lists, nothing built per call.
+Only statements of a fixed shape qualify: every parameter a named ``bindparam`` without a
+value, no expanding IN lists, nothing built per call. A RowQuery does not autoflush: it reads
+what the database holds, so it belongs before a write session has pending changes (the access
+check) or in read sessions.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -61,11 +64,20 @@ class RowQuery:
         compiled = self._compiled_for(connection.dialect)
         driver = (await connection.get_raw_connection()).driver_connection
         values = compiled.values(parameters)
-        if connection.dialect.name == "sqlite":
-            # sqlite_inline.InlineConnection, or aiosqlite's connection, which has the same.
-            rows = await driver.execute_fetchall(compiled.sql, values)  # type: ignore[union-attr]
-        else:
-            rows = await driver.fetch(compiled.sql, *values)  # type: ignore[union-attr]
+        try:
+            if connection.dialect.name == "sqlite":
+                # sqlite_inline.InlineConnection, or aiosqlite's connection, which has the same.
+                rows = await driver.execute_fetchall(compiled.sql, values)  # type: ignore[union-attr]
+            else:
+                rows = await driver.fetch(compiled.sql, *values)  # type: ignore[union-attr]
+        except Exception:  # whatever the driver raised: asyncpg's errors have no one base
+            # The driver's own errors are not SQLAlchemy's DBAPIError, which the error handlers
+            # know. Run it the ordinary way: that answers if the trouble has passed, and
+            # otherwise fails as every other statement does, wrapped (a busy database, a
+            # dropped connection: retryable 503s), with a connection the server dropped
+            # invalidated so that the pool does not hand it out again.
+            result = await connection.execute(self.statement, parameters)
+            return [dict(row) for row in result.mappings()]
         return [compiled.convert(row) for row in rows]
 
     async def first(
@@ -88,6 +100,8 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
     binds = compiler.binds
     if any(bind.expanding for bind in binds.values()):
         raise ValueError("a RowQuery cannot expand IN lists")
+    if any(not bind.required for bind in binds.values()):
+        raise ValueError("a RowQuery takes named bindparams without values only")
     parameters = tuple(
         (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in compiler.positiontup

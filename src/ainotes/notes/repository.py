@@ -11,7 +11,7 @@ from ainotes.notes.schemas import NoteFilters
 
 SUMMARY_COLUMNS = [column for column in Note.__table__.c if column.key != "body"]
 # GET of one note, the API's most frequent read (core/rows.py).
-_NOTE_COLUMNS = RowQuery(
+NOTE_COLUMNS = RowQuery(
     select(*Note.__table__.c).where(
         Note.workspace_id == bindparam("workspace_id"), Note.id == bindparam("note_id")
     )
@@ -24,7 +24,7 @@ class NoteRepository(WorkspaceRepository[Note]):
     async def columns(self, note_id: str) -> dict[str, Any] | None:
         """The note's columns by key, to show it; changing it takes the entity (``get``)."""
         parameters = {"workspace_id": self.workspace_id, "note_id": note_id}
-        return await _NOTE_COLUMNS.first(self.session, parameters)
+        return await NOTE_COLUMNS.first(self.session, parameters)
 
     async def get_for_update(self, note_id: str) -> Note | None:
         # FOR NO KEY UPDATE on PostgreSQL makes a concurrent writer wait and then see the new

@@ -10,7 +10,7 @@ from ainotes.core.rows import RowQuery
 from ainotes.workspaces.models import Membership, Role, Workspace
 
 # Runs on every workspace request: columns, not entities, straight on the driver (core/rows.py).
-_ACCESS_BY_TOKEN = RowQuery(
+ACCESS_BY_TOKEN = RowQuery(
     select(
         AccessToken.id.label("token_id"),
         AccessToken.expires_at,
@@ -67,7 +67,7 @@ class WorkspaceRepository:
         the hot path of every workspace request. None when the token is unknown, revoked or
         its user disabled; the role is None when the user is not a member."""
         parameters = {"token_hash": token_hash, "workspace_id": workspace_id}
-        row = await _ACCESS_BY_TOKEN.first(self.session, parameters)
+        row = await ACCESS_BY_TOKEN.first(self.session, parameters)
         if row is None:
             return None
         role = row.pop("role")
