@@ -39,12 +39,12 @@ WritableSession = NewType("WritableSession", ReadOnlySession)
 def _sqlite_engine(
     url: str, busy_timeout_ms: int, begin: str, pool_size: int, *, inline: bool
 ) -> AsyncEngine:
-    path = make_url(url).database
-    inline = inline and bool(path) and path != ":memory:"
+    """``inline``: statements on the event loop's thread (core/sqlite_inline.py); only for a
+    database file."""
     if inline:
         engine = create_async_engine(
             url,
-            async_creator=inline_connector(str(path), busy_timeout_ms / 1000),
+            async_creator=inline_connector(str(make_url(url).database), busy_timeout_ms / 1000),
             pool_size=pool_size,
             max_overflow=pool_size,
         )
@@ -95,13 +95,15 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.effective_database_url
         self.is_sqlite = self.url.startswith("sqlite")
+        inline = False
         if self.is_sqlite:
             database = make_url(self.url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            on_disk = bool(database) and database != ":memory:"
+            if on_disk:
+                Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
             timeout = settings.sqlite_busy_timeout_ms
             pool = settings.database_pool_size
-            inline = settings.sqlite_inline
+            inline = settings.sqlite_inline and on_disk
             self.write_engine = _sqlite_engine(
                 self.url, timeout, "BEGIN IMMEDIATE", pool, inline=inline
             )
@@ -120,11 +122,13 @@ class Database:
         self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        # Inline SQLite sessions close without waiting for anything (see _opened).
+        self._closes_without_waiting = inline
 
     @contextlib.asynccontextmanager
     async def write_session(self) -> AsyncIterator[WritableSession]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
-        async with self._writer_turn(), self.write_sessionmaker() as session:
+        async with self._writer_turn(), self._opened(self.write_sessionmaker) as session:
             try:
                 yield WritableSession(ReadOnlySession(session))
                 await session.commit()
@@ -139,8 +143,26 @@ class Database:
     async def read_session(self) -> AsyncIterator[ReadOnlySession]:
         # Closing ends the transaction without expiring loaded objects, so that they can still
         # be serialized after the session is gone.
-        async with self.read_sessionmaker() as session:
+        async with self._opened(self.read_sessionmaker) as session:
             yield ReadOnlySession(session)
+
+    @contextlib.asynccontextmanager
+    async def _opened(
+        self, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        if not self._closes_without_waiting:
+            # AsyncSession's own exit closes it in a shielded task of its own, so that a
+            # cancellation cannot abandon a close that waits for the database halfway.
+            async with sessionmaker() as session:
+                yield session
+            return
+        # Inline SQLite: closing never waits, so nothing can interrupt it, and that task would
+        # only cost every request a turn of the event loop, in which the others start.
+        session = sessionmaker()
+        try:
+            yield session
+        finally:
+            await session.close()
 
     @contextlib.asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:

@@ -1,0 +1,68 @@
+"""How the request's session ends, as the event loop sees it."""
+
+from collections.abc import Coroutine
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from tests.factories import Factory
+
+pytestmark = pytest.mark.anyio
+
+
+def _get(path: str, token: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"ainotes.test"), (b"authorization", f"Bearer {token}".encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def _suspensions(request: Coroutine[Any, Any, None]) -> int:
+    """Drive ``request`` by hand; count the times it gives the event loop a turn (each would
+    let every other request in flight run meanwhile). Resumes at once: a request that waits
+    for a real event never finishes here, and the test fails."""
+    count = 0
+    try:
+        while True:
+            request.send(None)
+            count += 1
+            assert count < 100, "the request waits for something outside it"
+    except StopIteration:
+        return count
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+async def test_an_inline_sqlite_read_runs_without_a_turn_of_the_event_loop(
+    app: FastAPI, factory: Factory
+) -> None:
+    """SQLite only: its statements run on the event loop's thread, so a read has nothing to
+    wait for, and closing its session must not make it wait either (AsyncSession's own exit
+    closes in a shielded task: a turn of the loop per request, in which 30 others start and
+    hold their sessions). On PostgreSQL every statement waits for the server."""
+    owner = await factory.user()
+    workspace = await factory.workspace(owner)
+    note = await factory.note(workspace, owner)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    notes = f"/v1/workspaces/{workspace['id']}/notes"
+    for path in (f"{notes}/{note['id']}", notes):
+        sent.clear()
+        assert _suspensions(app(_get(path, owner.token), receive, send)) == 0
+        assert sent[0]["status"] == 200, sent
