@@ -374,7 +374,7 @@ def measure(manifest: DomainManifest, duration: int, runs: int) -> DomainReport:
     app = ["uv", "run", "--frozen", "ainotes", "serve", "--port", str(APP_PORT)]
     tag = f"{manifest.backend}-{manifest.notes}"
     with (
-        driver.serving(ping, PING_PORT, {}, RESULTS_DIR / "domain-ping.log") as ping_pid,
+        driver.serving(ping, PING_PORT, env, RESULTS_DIR / "domain-ping.log") as ping_pid,
         driver.serving(app, APP_PORT, env, RESULTS_DIR / f"domain-{tag}-server.log") as app_pid,
     ):
         for run in range(1, runs + 1):

@@ -352,7 +352,8 @@ def measure(manifest: Manifest, duration: int, runs: int, profiler: str | None =
     ping = ["uv", "run", "--frozen", "python", "-m", "bench.ping_app", "--port", str(PING_PORT)]
     backend = manifest.backend
     with (
-        serving(ping, PING_PORT, {}, RESULTS_DIR / "ping-server.log") as ping_pid,
+        # The app's environment: the baseline runs on the event loop the app runs on.
+        serving(ping, PING_PORT, app_env(manifest), RESULTS_DIR / "ping-server.log") as ping_pid,
         serving(
             app_command(), APP_PORT, app_env(manifest), RESULTS_DIR / f"{backend}-server.log"
         ) as app_pid,

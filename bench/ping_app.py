@@ -9,6 +9,9 @@ import argparse
 import uvicorn
 from fastapi import FastAPI
 
+from ainotes.app import served_event_loop
+from ainotes.core.config import Settings
+
 app = FastAPI()
 
 
@@ -26,9 +29,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8001)
     args = parser.parse_args()
-    # The same uvicorn options as ``ainotes serve``, so that only the application differs.
+    # The same uvicorn options as ``ainotes serve``, so that only the application differs: the
+    # event loop too, chosen from the same AINOTES_* environment (ainotes.app.served_event_loop).
     uvicorn.run(
         app,
+        loop=served_event_loop(Settings()),
         host="127.0.0.1",
         port=args.port,
         workers=1,

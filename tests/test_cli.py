@@ -16,7 +16,7 @@ from rich.console import Console
 from typer.testing import CliRunner, Result
 
 from ainotes import cli as cli_module
-from ainotes.app import create_app
+from ainotes.app import create_app, served_event_loop
 from ainotes.auth import service as auth_service
 from ainotes.cli import app as cli
 from ainotes.core import migrations
@@ -204,6 +204,24 @@ async def test_bootstrap_admin_skips_a_database_with_users(empty_database: Datab
         assert await auth_service.get_user_by_username(session, "admin") is None
 
 
+@pytest.mark.parametrize(
+    ("database_url", "inline", "loop"),
+    [
+        ("sqlite:///{tmp}/a.db", True, "asyncio"),
+        ("sqlite:///{tmp}/a.db", False, "auto"),
+        ("sqlite+aiosqlite:///:memory:", True, "auto"),
+        ("postgresql+asyncpg://postgres@127.0.0.1:5432/any", True, "auto"),
+    ],
+)
+def test_serve_picks_the_event_loop_for_the_database(
+    tmp_path: Path, database_url: str, inline: bool, loop: str
+) -> None:
+    settings = Settings(
+        database_url=database_url.format(tmp=tmp_path), sqlite_inline=inline, data_dir=tmp_path
+    )
+    assert served_event_loop(settings) == loop
+
+
 def test_serve_runs_the_application_with_startup_objects_frozen(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -220,6 +238,8 @@ def test_serve_runs_the_application_with_startup_objects_frozen(
         assert result.exit_code == 0, result.output
         assert served["target"] == "ainotes.app:create_served_app"
         assert served["factory"] is True
+        # Inline SQLite requests never yield to the loop; uvloop serves such unevenly.
+        assert served["loop"] == "asyncio"
         module, _, factory = str(served["target"]).partition(":")
         before = gc.get_freeze_count()
         app = getattr(importlib.import_module(module), factory)()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from ainotes.agent_actions import proposals as proposals_service
 from ainotes.agent_actions import service as agent_actions_service
+from ainotes.app import served_event_loop
 from ainotes.artifacts import service as artifacts_service
 from ainotes.attachments import service as attachments_service
 from ainotes.attachments.storage import StoredBlob, blob_store
@@ -108,6 +109,7 @@ def serve(
     uvicorn.run(
         "ainotes.app:create_served_app",
         factory=True,
+        loop=served_event_loop(settings),
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,

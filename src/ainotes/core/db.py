@@ -36,6 +36,16 @@ _holding_write_lock: ContextVar[bool] = ContextVar("holding_write_lock", default
 WritableSession = NewType("WritableSession", ReadOnlySession)
 
 
+def runs_sqlite_inline(settings: Settings) -> bool:
+    """Whether the database is a SQLite file whose statements run on the event loop's thread
+    (core/sqlite_inline.py)."""
+    url = settings.effective_database_url
+    if not url.startswith("sqlite"):
+        return False
+    database = make_url(url).database
+    return settings.sqlite_inline and bool(database) and database != ":memory:"
+
+
 def _sqlite_engine(
     url: str, busy_timeout_ms: int, begin: str, pool_size: int, *, inline: bool
 ) -> AsyncEngine:
@@ -95,15 +105,13 @@ class Database:
     def __init__(self, settings: Settings) -> None:
         self.url = settings.effective_database_url
         self.is_sqlite = self.url.startswith("sqlite")
-        inline = False
+        inline = runs_sqlite_inline(settings)
         if self.is_sqlite:
             database = make_url(self.url).database
-            on_disk = bool(database) and database != ":memory:"
-            if on_disk:
-                Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             timeout = settings.sqlite_busy_timeout_ms
             pool = settings.database_pool_size
-            inline = settings.sqlite_inline and on_disk
             self.write_engine = _sqlite_engine(
                 self.url, timeout, "BEGIN IMMEDIATE", pool, inline=inline
             )
