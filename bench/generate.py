@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import insert, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 from ulid import ULID
 
@@ -26,6 +26,7 @@ from ainotes.auth import service as auth_service
 from ainotes.core import migrations
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
+from ainotes.core.models import table_insert
 from ainotes.notes.models import Note, NoteRevision, NoteTag
 from ainotes.workspaces.models import Membership, Role, Workspace
 
@@ -231,10 +232,10 @@ async def _insert_notes(
             )
             note_ids.append(note_id)
             titles.append(title)
-        await connection.execute(insert(Note.__table__), notes)
+        await connection.execute(table_insert(Note), notes)
         if tags:
-            await connection.execute(insert(NoteTag.__table__), tags)
-        await connection.execute(insert(NoteRevision.__table__), revisions)
+            await connection.execute(table_insert(NoteTag), tags)
+        await connection.execute(table_insert(NoteRevision), revisions)
     return note_ids
 
 
@@ -253,7 +254,7 @@ async def _populate(backend: str, url: str, notes: int, workspaces: int) -> Mani
         big_ids: list[str] = []
         async with database.write_engine.begin() as connection:
             await connection.execute(
-                insert(Workspace.__table__),
+                table_insert(Workspace),
                 [
                     {
                         "id": wid,
@@ -267,7 +268,7 @@ async def _populate(backend: str, url: str, notes: int, workspaces: int) -> Mani
                 ],
             )
             await connection.execute(
-                insert(Membership.__table__),
+                table_insert(Membership),
                 [
                     {
                         "workspace_id": wid,

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from sqlalchemy import insert
 
 from ainotes.auth import service as auth_service
 from ainotes.core import migrations
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
+from ainotes.core.models import table_insert
 from ainotes.relationships.parser import title_key
 from ainotes.search.repository import rowid_block
 from ainotes.workspaces.models import Membership, Role, Workspace
@@ -584,7 +584,7 @@ async def _setup(url: str) -> tuple[str, str, str]:
         at = EPOCH - SPAN
         async with database.write_engine.begin() as connection:
             await connection.execute(
-                insert(Workspace.__table__),
+                table_insert(Workspace),
                 [
                     {
                         "id": workspace_id,
@@ -597,7 +597,7 @@ async def _setup(url: str) -> tuple[str, str, str]:
                 ],
             )
             await connection.execute(
-                insert(Membership.__table__),
+                table_insert(Membership),
                 [
                     {
                         "workspace_id": workspace_id,
