@@ -79,6 +79,9 @@ def settings_for(database_url: str, data_dir: Path) -> Settings:
         bootstrap_admin=False,
         max_request_body_bytes=256 * 1024,
         max_note_body_chars=100_000,
+        # The default, whatever the developer's environment says (the session-scoped settings
+        # are built before the per-test environment cleanup runs).
+        sqlite_inline=True,
         _env_file=None,  # type: ignore[call-arg]
     )
 

@@ -232,6 +232,7 @@ def test_serve_runs_the_application_with_startup_objects_frozen(
     )
     monkeypatch.setenv("AINOTES_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
     monkeypatch.setenv("AINOTES_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("AINOTES_SQLITE_INLINE", "true")  # over a developer's .env
     get_settings.cache_clear()
     try:
         result = CliRunner().invoke(cli, ["serve"])

@@ -127,9 +127,10 @@ def served_event_loop(settings: Settings) -> Literal["asyncio", "auto"]:
 
     An inline SQLite request runs to its end without giving the loop a turn. Under uvloop
     such requests are served unevenly across connections: at 32 connections a listing's p99
-    was 850 ms for a p50 of 76, against 104 ms under asyncio's loop, at the same throughput;
-    creates 1.4 s against 0.5. PostgreSQL requests wait for the server at every statement,
-    and asyncpg's round trips are faster under uvloop (GET note 1,003 req/s against 954)."""
+    was 850 ms for a p50 of 76, against 104 ms under asyncio's loop, at similar throughput
+    (431 against 405 req/s); creates 1.4 s against 0.5. PostgreSQL requests wait for the
+    server at every statement, and asyncpg's round trips were a little faster under uvloop
+    (single runs: GET note 1,003 req/s against 954, creates 113 against 98)."""
     return "asyncio" if runs_sqlite_inline(settings) else "auto"
 
 

@@ -165,7 +165,9 @@ class Database:
                 yield session
             return
         # Inline SQLite: closing never waits, so nothing can interrupt it, and that task would
-        # only cost every request a turn of the event loop, in which the others start.
+        # only cost every request a turn of the event loop, in which the others start. (The
+        # one exception: a connection whose rollback failed is discarded, and SQLAlchemy closes
+        # it in a shielded task of its own; only a broken sqlite3 connection gets there.)
         session = sessionmaker()
         try:
             yield session
