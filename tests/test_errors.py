@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -217,10 +218,8 @@ class TestDatabaseBusy:
         assert body["type"] == PROBLEM_TYPE_BASE + "internal-error"
 
 
-@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
-async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: Settings) -> None:
-    """No pre-ping on checkout: a connection PostgreSQL dropped (a restart) fails the request
-    that meets it, retryably, and the pool replaces it for the next."""
+def _app_telling_its_backend(settings: Settings) -> FastAPI:
+    """An app with one pooled connection and a route that names its PostgreSQL backend."""
     app = create_app(settings.model_copy(update={"database_pool_size": 1}))
 
     @app.get("/v1/backend")
@@ -228,13 +227,28 @@ async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: 
         pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
         return pid
 
+    return app
+
+
+async def _terminate(backend_pids: set[int]) -> None:
+    """Drop these connections from the server's side, as a restart would."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+    try:
+        for pid in backend_pids:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: Settings) -> None:
+    """No pre-ping on checkout: a connection PostgreSQL dropped (a restart) fails the request
+    that meets it, retryably, and the pool replaces it for the next."""
+    app = _app_telling_its_backend(settings)
+
     async with served(app) as http:
         pid = (await http.get("/v1/backend")).json()
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
+        await _terminate({pid})
 
         dropped = await http.get("/v1/backend")
         replaced = await http.get("/v1/backend")
@@ -248,12 +262,7 @@ async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: 
 async def test_a_dropped_connection_is_503_on_the_token_check_too(settings: Settings) -> None:
     """The token check runs on the driver itself (core/rows.py); a connection PostgreSQL
     dropped still answers as it does under SQLAlchemy (503), and is replaced for the next."""
-    app = create_app(settings.model_copy(update={"database_pool_size": 1}))
-
-    @app.get("/v1/backend")
-    async def backend(session: ReadSession) -> int:
-        pid: int = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        return pid
+    app = _app_telling_its_backend(settings)
 
     async with served(app) as http:
         factory = Factory(app.state.database, http)
@@ -263,12 +272,7 @@ async def test_a_dropped_connection_is_503_on_the_token_check_too(settings: Sett
         url = f"/v1/workspaces/{workspace['id']}/notes/{note['id']}"
         assert (await http.get(url, headers=owner.headers)).status_code == 200
         pids = {(await http.get("/v1/backend")).json() for _ in range(4)}
-        admin = await asyncpg.connect(POSTGRES_ADMIN_DSN)
-        try:
-            for pid in pids:
-                await admin.execute("SELECT pg_terminate_backend($1)", pid)
-        finally:
-            await admin.close()
+        await _terminate(pids)
 
         failed = await http.get(url, headers=owner.headers)
         recovered = [await http.get(url, headers=owner.headers) for _ in range(4)]
