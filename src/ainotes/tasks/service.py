@@ -198,7 +198,10 @@ async def on_note_change(session: WritableSession, change: NoteChange) -> None:
 async def _sync(session: WritableSession, change: NoteChange, pinned: Mapping[int, str]) -> None:
     tasks = TaskRepository(session, change.workspace_id)
     items = parser.parse(change.body)
-    existing = {task.id: task for task in await tasks.of_note(change.note_id)}
+    existing: dict[str, Task] = {}
+    if change.kind is not NoteChangeKind.CREATED:
+        # A note just created has no tasks yet; saving the lookup keeps creation cheap.
+        existing = {task.id: task for task in await tasks.of_note(change.note_id)}
     known = [KnownTask(task.id, task.text, task.line) for task in existing.values()]
     ids = [task_id or new_id() for task_id in match_items(known, items, pinned)]
     now = utcnow()
