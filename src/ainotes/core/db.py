@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ainotes.core.config import Settings
+from ainotes.core.sqlite_checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from ainotes.core.sqlite_inline import inline_connector
 
 ReadOnlySession = NewType("ReadOnlySession", AsyncSession)
@@ -80,6 +81,9 @@ def _sqlite_engine(
         cursor.execute(f"PRAGMA busy_timeout={0 if inline else int(busy_timeout_ms)}")
         # In WAL mode NORMAL is durable against application crashes, and much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if inline:
+            # The database's WalCheckpointer checkpoints, off the event loop's thread.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -106,6 +110,7 @@ class Database:
         self.url = settings.effective_database_url
         self.is_sqlite = self.url.startswith("sqlite")
         inline = runs_sqlite_inline(settings)
+        self.checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
             database = make_url(self.url).database
             if database and database != ":memory:":
@@ -130,6 +135,8 @@ class Database:
         self.write_sessionmaker = async_sessionmaker(self.write_engine, expire_on_commit=False)
         self.read_sessionmaker = async_sessionmaker(self.read_engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        if inline and self._write_lock is not None:
+            self.checkpointer = WalCheckpointer(str(make_url(self.url).database), self._write_lock)
         # Inline SQLite sessions close without waiting for anything (see _opened).
         self._closes_without_waiting = inline
 
@@ -143,9 +150,15 @@ class Database:
             except BaseException as error:
                 if getattr(error, "commits_transaction", False):
                     await session.commit()
+                    self._committed()
                 else:
                     await session.rollback()
                 raise
+        self._committed()
+
+    def _committed(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
 
     @contextlib.asynccontextmanager
     async def read_session(self) -> AsyncIterator[ReadOnlySession]:
@@ -190,6 +203,8 @@ class Database:
                 _holding_write_lock.reset(token)
 
     async def dispose(self) -> None:
+        if self.checkpointer is not None:
+            await self.checkpointer.stop()
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
