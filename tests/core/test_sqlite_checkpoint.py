@@ -106,7 +106,13 @@ async def test_a_failed_checkpoint_is_logged_and_the_next_write_tries_again(
         with capture_logs() as logs:
             checkpointer.wrote()
             await _until(lambda: any(e["event"] == "wal_checkpoint_failed" for e in logs))
+        assert not missing.parent.exists()
         missing.parent.mkdir()
+        with capture_logs() as logs:
+            checkpointer.wrote()
+            await _until(lambda: any(e["event"] == "wal_checkpoint_failed" for e in logs))
+        # Not created by the checkpointer: a database that has gone away is not made anew.
+        assert not missing.exists()
         _database_without_checkpoints(missing).close()
         checkpointer.wrote()
         await _until(lambda: checkpointer.runs == 1)

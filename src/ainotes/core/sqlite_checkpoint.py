@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+from pathlib import Path
 from typing import NamedTuple
 
 import structlog
@@ -98,10 +99,14 @@ class WalCheckpointer:
     def _checkpoint(self) -> CheckpointResult:
         with self._in_thread:
             if self._connection is None:
+                # mode=rw: a database that has gone away is an error, not a new empty file.
                 # check_same_thread=False: each checkpoint may run on another thread of the
                 # pool, one at a time.
                 self._connection = sqlite3.connect(
-                    self._path, isolation_level=None, check_same_thread=False
+                    Path(self._path).resolve().as_uri() + "?mode=rw",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             busy, wal_pages, checkpointed_pages = self._connection.execute(
                 "PRAGMA wal_checkpoint(PASSIVE)"
