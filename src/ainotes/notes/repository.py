@@ -9,7 +9,11 @@ from ainotes.core.rows import RowQuery
 from ainotes.notes.models import Note, NoteRevision, NoteTag
 from ainotes.notes.schemas import NoteFilters
 
-SUMMARY_COLUMNS = [column for column in Note.__table__.c if column.key != "body"]
+# What a listing shows of a note: not the body, most of its bytes, nor the workspace, which the
+# request names. Exactly NoteSummary's fields, so that a row validates as a plain dict.
+SUMMARY_COLUMNS = [
+    column for column in Note.__table__.c if column.key not in ("body", "workspace_id")
+]
 # GET of one note, the API's most frequent read (core/rows.py).
 NOTE_COLUMNS = RowQuery(
     select(*Note.__table__.c).where(
@@ -73,8 +77,7 @@ class NoteRepository(WorkspaceRepository[Note]):
     async def page(
         self, filters: NoteFilters, ordering: Ordering, cursor: str | None, limit: int
     ) -> Sequence[Row[Any]]:
-        """A page of note summaries: rows of every column but the body, which a listing does
-        not show and which is most of a note's bytes."""
+        """A page of note summaries: rows of ``SUMMARY_COLUMNS``."""
         listed = self.filtered(filters).with_only_columns(*SUMMARY_COLUMNS)
         statement = paginate(listed, ordering, cursor, limit)
         # Rows of columns need no ORM: the session's connection runs the statement as Core,
