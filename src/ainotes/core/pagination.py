@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Select, TypeDecorator, tuple_
+from sqlalchemy import Integer, Select, TypeDecorator, bindparam, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ainotes.core.errors import BadRequest
@@ -84,6 +84,32 @@ def _sort_value(python_type: type, value: Any) -> Any:
     if issubclass(python_type, str) and not isinstance(value, str):
         raise ValueError("a string sort key was expected")
     return value
+
+
+def paginate_bound(statement: Select[*RowTs], ordering: Ordering, after: bool) -> Select[*RowTs]:
+    """``paginate`` with the cursor's key and the limit left as parameters, for a statement
+    built once and run many times: ``after`` says whether it starts after a cursor, and
+    ``bound_page_parameters`` gives the values."""
+    sort_key = tuple_(ordering.column, ordering.id_column)
+    if after:
+        bound = tuple_(
+            bindparam("after_sort", type_=ordering.column.type),
+            bindparam("after_id", type_=ordering.id_column.type),
+        )
+        statement = statement.where(sort_key < bound if ordering.descending else sort_key > bound)
+    if ordering.descending:
+        statement = statement.order_by(ordering.column.desc(), ordering.id_column.desc())
+    else:
+        statement = statement.order_by(ordering.column.asc(), ordering.id_column.asc())
+    return statement.limit(bindparam("page_rows", type_=Integer))
+
+
+def bound_page_parameters(ordering: Ordering, cursor: str | None, limit: int) -> dict[str, Any]:
+    """The parameters of a ``paginate_bound`` statement."""
+    parameters: dict[str, Any] = {"page_rows": limit + 1}
+    if cursor is not None:
+        parameters["after_sort"], parameters["after_id"] = decode_cursor(ordering, cursor)
+    return parameters
 
 
 def paginate(

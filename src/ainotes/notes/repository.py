@@ -1,9 +1,9 @@
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Row, Select, bindparam, delete, exists, select
 
-from ainotes.core.pagination import Ordering, paginate
+from ainotes.core.pagination import Ordering, bound_page_parameters, paginate, paginate_bound
 from ainotes.core.repository import WorkspaceRepository
 from ainotes.core.rows import RowQuery
 from ainotes.notes.models import Note, NoteRevision, NoteTag
@@ -52,38 +52,24 @@ class NoteRepository(WorkspaceRepository[Note]):
         )
         await self.session.execute(statement)
 
-    def filtered(self, filters: NoteFilters) -> Select[Note]:
-        statement = self.select()
-        if filters.trashed:
-            statement = statement.where(Note.trashed_at.is_not(None))
-        else:
-            statement = statement.where(Note.trashed_at.is_(None))
-        if filters.pinned is not None:
-            statement = statement.where(Note.pinned.is_(filters.pinned))
-        if filters.archived is not None:
-            statement = statement.where(Note.archived.is_(filters.archived))
-        if filters.updated_after is not None:
-            statement = statement.where(Note.updated_at > filters.updated_after)
-        if filters.tag is not None:
-            statement = statement.where(
-                exists().where(
-                    NoteTag.workspace_id == self.workspace_id,
-                    NoteTag.tag == filters.tag,
-                    NoteTag.note_id == Note.id,
-                )
-            )
-        return statement
-
     async def page(
         self, filters: NoteFilters, ordering: Ordering, cursor: str | None, limit: int
     ) -> Sequence[Row[Any]]:
         """A page of note summaries: rows of ``SUMMARY_COLUMNS``."""
-        listed = self.filtered(filters).with_only_columns(*SUMMARY_COLUMNS)
-        statement = paginate(listed, ordering, cursor, limit)
+        parameters = {
+            "workspace_id": self.workspace_id,
+            "pinned": filters.pinned,
+            "archived": filters.archived,
+            "updated_after": filters.updated_after,
+            "tag": filters.tag,
+            **bound_page_parameters(ordering, cursor, limit),
+        }
+        statement = _listing(filters, ordering, after=cursor is not None)
         # Rows of columns need no ORM: the session's connection runs the statement as Core,
         # which for 50 rows costs a third of what the ORM's loading of them does.
         connection = await self.session.connection()
-        return (await connection.execute(statement)).all()
+        rows: Sequence[Row[Any]] = (await connection.execute(statement, parameters)).all()
+        return rows
 
     async def batch_after(self, after_id: str, size: int) -> Sequence[Note]:
         """Notes of the workspace, the trash included, with ids above ``after_id``, in id
@@ -128,3 +114,59 @@ class RevisionRepository(WorkspaceRepository[NoteRevision]):
 
     def add(self, revision: NoteRevision) -> None:
         self.session.add(revision)
+
+
+class _ListingShape(NamedTuple):
+    """What decides a listing's SQL: which filters are set, the order, whether after a cursor."""
+
+    trashed: bool
+    pinned: bool
+    archived: bool
+    updated_after: bool
+    tag: bool
+    ordering: str
+    after: bool
+
+
+_LISTINGS: dict[_ListingShape, Select[Any]] = {}
+
+
+def _listing(filters: NoteFilters, ordering: Ordering, *, after: bool) -> Select[Any]:
+    """The listing statement of this shape, with every value a parameter, built once: building
+    it, and SQLAlchemy's cache key of it, cost a sixth of a listing's CPU."""
+    shape = _ListingShape(
+        filters.trashed,
+        filters.pinned is not None,
+        filters.archived is not None,
+        filters.updated_after is not None,
+        filters.tag is not None,
+        ordering.name,
+        after,
+    )
+    statement = _LISTINGS.get(shape)
+    if statement is None:
+        statement = _LISTINGS[shape] = _build_listing(shape, ordering)
+    return statement
+
+
+def _build_listing(shape: _ListingShape, ordering: Ordering) -> Select[Any]:
+    statement = select(*SUMMARY_COLUMNS).where(Note.workspace_id == bindparam("workspace_id"))
+    if shape.trashed:
+        statement = statement.where(Note.trashed_at.is_not(None))
+    else:
+        statement = statement.where(Note.trashed_at.is_(None))
+    if shape.pinned:
+        statement = statement.where(Note.pinned == bindparam("pinned"))
+    if shape.archived:
+        statement = statement.where(Note.archived == bindparam("archived"))
+    if shape.updated_after:
+        statement = statement.where(Note.updated_at > bindparam("updated_after"))
+    if shape.tag:
+        statement = statement.where(
+            exists().where(
+                NoteTag.workspace_id == bindparam("workspace_id"),
+                NoteTag.tag == bindparam("tag"),
+                NoteTag.note_id == Note.id,
+            )
+        )
+    return paginate_bound(statement, ordering, shape.after)
