@@ -7,6 +7,10 @@ from fastapi import Depends, Header
 
 from ainotes.core.errors import BadRequest, PreconditionFailed
 
+# A weak tag (W/"7") is taken as the version it names, although RFC 9110 has If-Match compare
+# strongly: proxies that compress responses (nginx's gzip) weaken the ETags they pass on, and
+# a client behind one has no other tag to send. These tags are version numbers, not hashes of
+# bytes, so W/"7" names version 7 exactly as "7" does.
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
 
 
