@@ -2,7 +2,6 @@ from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime
 
 from ainotes.agent_actions import proposals as proposals_service
 from ainotes.agent_actions import service as agent_actions_service
@@ -51,7 +50,7 @@ from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import Id
 from ainotes.core.pagination import InvalidCursor
-from ainotes.core.schemas import Page
+from ainotes.core.schemas import Page, UtcInstant
 from ainotes.notes.errors import NoteNotFound
 from ainotes.notes.service import NoteLimits
 from ainotes.relationships.errors import RelationshipNotFound
@@ -67,7 +66,7 @@ from ainotes.workspaces.dependencies import (
 from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
 
 Text = Annotated[str | None, Query(min_length=1, max_length=200)]
-Instant = Annotated[AwareDatetime | None, Query(description="An instant with a UTC offset.")]
+Instant = Annotated[UtcInstant | None, Query(description="An instant with a UTC offset.")]
 
 
 def build_router(settings: Settings) -> APIRouter:

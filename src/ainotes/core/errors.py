@@ -5,6 +5,7 @@ render them, FastAPI's validation errors, unknown routes, 405s and unexpected ex
 always with ``instance`` and ``request_id``.
 """
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -13,10 +14,12 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from ainotes.core.context import current_request_id
 
@@ -154,6 +157,19 @@ class BodyTooLarge(StarletteHTTPException):
         super().__init__(status_code=413)
 
 
+NUL_IN_TEXT = "Text in this API may not contain the NUL character (U+0000)."
+
+
+class NulInText(StarletteHTTPException):
+    """Raised while a JSON body that holds an escaped NUL character streams in, or for a query
+    with one. PostgreSQL's text cannot store it, so the API takes no text with it on SQLite
+    either. An HTTPException for the reason BodyTooLarge is one."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(status_code=422, detail=NUL_IN_TEXT)
+        self.location = location
+
+
 # Starlette raises HTTPException with a bare status for routing and body-limit failures.
 _PROBLEM_FOR_STATUS: dict[int, type[ProblemError]] = {
     cls.status: cls
@@ -219,11 +235,27 @@ def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return described
 
 
+def _is_json_media_type(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
+    content_type = request.headers.get("content-type")
     if any(error.get("type") == "json_invalid" for error in errors):
         problem: ProblemError = MalformedBody("The request body is not valid JSON.")
+    elif not _is_json_media_type(content_type) and any(
+        tuple(error.get("loc", ())) == ("body",) for error in errors
+    ):
+        # FastAPI reads a body as JSON only when it says it is; any other body fails the
+        # body's model as a whole.
+        problem = UnsupportedMediaType(
+            f"The request body must be JSON, sent as application/json, not {content_type}."
+            if content_type
+            else "The request body must be JSON, sent with Content-Type: application/json."
+        )
     else:
         summary = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors[:5]
@@ -246,7 +278,31 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
         405: f"{request.method} is not allowed on {request.url.path}.",
         413: "The request body exceeds the maximum size this server accepts.",
     }.get(exc.status_code, str(exc.detail))
-    return problem_response(request, problem_class(detail, headers=headers))
+    if exc.status_code == 405:
+        # Starlette names the methods of the first route that matched the path only.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    extensions: dict[str, Any] = {}
+    if isinstance(exc, NulInText):
+        extensions["errors"] = [{"loc": [exc.location], "msg": NUL_IN_TEXT, "type": "string_nul"}]
+    return problem_response(request, problem_class(detail, headers=headers, **extensions))
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application answers on the request's path."""
+    state = request.app.state
+    index: list[tuple[re.Pattern[str], frozenset[str]]] | None = getattr(
+        state, "routes_by_path", None
+    )
+    if index is None:
+        index = state.routes_by_path = [
+            (compile_path(context.path)[0], frozenset(context.methods or ()))
+            for context in iter_route_contexts(request.app.routes)
+            if context.path is not None and context.methods
+        ]
+    path = request.scope["path"]
+    return sorted(
+        {method for pattern, methods in index if pattern.match(path) for method in methods}
+    )
 
 
 class DatabaseBusy(ServiceUnavailable):
@@ -272,10 +328,19 @@ def _is_retryable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower()
 
 
+# PostgreSQL's character_not_in_repertoire and untranslatable_character: text it cannot store
+# (a NUL) that got past the checks on the way in.
+_UNSTORABLE_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+
+
 async def _handle_database_busy(request: Request, exc: Exception) -> JSONResponse:
     """Running out of pooled connections, a SQLite writer waiting past its busy timeout, a
     PostgreSQL transaction rolled back to break a deadlock, or a connection the database
     dropped, is not a bug in the request: the client may retry."""
+    if isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT_SQLSTATES
+    ):
+        return problem_response(request, ValidationFailed(NUL_IN_TEXT))
     if not _is_retryable(exc):
         raise exc
     logger.warning("database busy", error=type(exc).__name__)

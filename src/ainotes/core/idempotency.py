@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from fastapi import Request, Response
+from fastapi.params import Form
 from fastapi.routing import APIRoute
 from sqlalchemy import JSON, LargeBinary, String, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -33,7 +34,13 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from ainotes.core.context import set_idempotency_key_hash
 from ainotes.core.db import Database, WritableSession, after_request
-from ainotes.core.errors import BadRequest, Conflict, ProblemError, problem_responses
+from ainotes.core.errors import (
+    BadRequest,
+    Conflict,
+    ProblemError,
+    UnsupportedMediaType,
+    problem_responses,
+)
 from ainotes.core.models import Base, utcnow
 from ainotes.core.principal import Principal
 
@@ -439,6 +446,9 @@ class IdempotentRoute(APIRoute):
             extra["parameters"] = [*extra.get("parameters", []), openapi_parameter()]
             kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)
+        if self.body_field is not None and not isinstance(self.body_field.field_info, Form):
+            # A JSON body sent as anything else (core/errors.py, _handle_validation).
+            self.responses.setdefault(415, problem_responses(UnsupportedMediaType)[415])
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

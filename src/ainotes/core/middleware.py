@@ -15,10 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ainotes.core.context import RequestContext, set_request_context
 from ainotes.core.errors import (
+    NUL_IN_TEXT,
     BodyTooLarge,
     ContentTooLarge,
     InvalidCorrelationHeader,
+    NulInText,
     ProblemError,
+    ValidationFailed,
     problem_response,
 )
 from ainotes.core.ids import new_id
@@ -54,6 +57,32 @@ def _too_long(declared_length: bytes, limit: int) -> bool:
 async def _send_problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
     response = problem_response(Request(scope, receive), error)
     await response(scope, receive, send)
+
+
+# JSON writes a NUL only escaped; a raw one makes the body malformed.
+_ESCAPED_NUL = b"u0000"
+_BACKSLASH = 0x5C
+# Bytes of the previous chunk scanned again with the next, for an escape split between them.
+_CARRIED = 64
+
+
+def _has_escaped_nul(data: bytes) -> bool:
+    """Whether JSON text ``data`` escapes a NUL: ``\\u0000`` after an odd number of
+    backslashes (after an even number, the backslashes are text and so is the "u0000")."""
+    at = data.find(_ESCAPED_NUL)
+    while at != -1:
+        start = at
+        while start > 0 and data[start - 1] == _BACKSLASH:
+            start -= 1
+        if (at - start) % 2 == 1:
+            return True
+        at = data.find(_ESCAPED_NUL, at + 1)
+    return False
+
+
+def _is_json(headers: dict[bytes, bytes]) -> bool:
+    media_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
+    return media_type == b"application/json" or media_type.endswith(b"+json")
 
 
 def _text(value: bytes | None) -> str | None:
@@ -150,14 +179,21 @@ class RequestContextMiddleware:
         response_started = False
         received = 0
         body_limit = self._body_limit(scope["path"], headers)
+        scans_for_nul = _is_json(headers)
+        carried = b""
 
         async def receive_within_limit() -> Message:
-            nonlocal received
+            nonlocal received, carried
             message = await receive()
             if message["type"] == "http.request":
-                received += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                received += len(chunk)
                 if received > body_limit:
                     raise BodyTooLarge()
+                if scans_for_nul and chunk:
+                    if _has_escaped_nul(carried + chunk):
+                        raise NulInText("body")
+                    carried = chunk[-_CARRIED:]
             return message
 
         started = time.perf_counter()
@@ -186,6 +222,16 @@ class RequestContextMiddleware:
                 )
             elif declared_length is not None and _too_long(declared_length, body_limit):
                 await _send_problem(scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE))
+            elif b"%00" in scope["query_string"]:
+                await _send_problem(
+                    scope,
+                    receive,
+                    send_with_ids,
+                    ValidationFailed(
+                        NUL_IN_TEXT,
+                        errors=[{"loc": ["query"], "msg": NUL_IN_TEXT, "type": "string_nul"}],
+                    ),
+                )
             else:
                 await self.app(scope, receive_within_limit, send_with_ids)
         except Exception as exc:

@@ -9,11 +9,12 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar, TypeVarTuple
 
-from sqlalchemy import Integer, Select, TypeDecorator, bindparam, tuple_
+from sqlalchemy import BigInteger, Integer, Select, TypeDecorator, bindparam, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.types import TypeEngine
 
 from ainotes.core.errors import BadRequest
 
@@ -57,11 +58,12 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
         column_type = ordering.column.type
         if isinstance(column_type, TypeDecorator):
             column_type = column_type.impl_instance
-        return [_sort_value(column_type.python_type, key[0]), key[1]]
+        return [_sort_value(column_type, key[0]), key[1]]
     except (
         ValueError,
         TypeError,
         KeyError,
+        OverflowError,
         binascii.Error,
         UnicodeDecodeError,
         NotImplementedError,
@@ -71,16 +73,21 @@ def decode_cursor(ordering: Ordering, cursor: str) -> list[Any]:
         ) from None
 
 
-def _sort_value(python_type: type, value: Any) -> Any:
+def _sort_value(column_type: TypeEngine[Any], value: Any) -> Any:
     """The cursor's sort value, checked against the column's type, so that a forged cursor is
-    a 400 here rather than a type error in the database."""
+    a 400 here rather than a type error or an overflow in the database."""
+    python_type = column_type.python_type
     if issubclass(python_type, datetime):
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
             raise ValueError("a cursor carries timezone-aware times only")
-        return parsed
-    if issubclass(python_type, int) and (not isinstance(value, int) or isinstance(value, bool)):
-        raise ValueError("an integer sort key was expected")
+        return parsed.astimezone(UTC)
+    if issubclass(python_type, int):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("an integer sort key was expected")
+        bits = 63 if isinstance(column_type, BigInteger) else 31
+        if not -(2**bits) <= value < 2**bits:
+            raise ValueError("the integer sort key is out of the column's range")
     if issubclass(python_type, str) and not isinstance(value, str):
         raise ValueError("a string sort key was expected")
     return value

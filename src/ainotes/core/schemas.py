@@ -1,16 +1,31 @@
 """Base classes of the API's Pydantic schemas."""
 
-from typing import Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 ItemT = TypeVar("ItemT")
+
+
+def _in_utc(instant: datetime) -> datetime:
+    try:
+        return instant.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("The instant is out of range once converted to UTC.") from None
+
+
+UtcInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+"""An instant from a client, with its UTC offset, converted to UTC; one that UTC cannot hold
+(year 1 at +14:00) is a validation error rather than an overflow in the database layer."""
 
 
 class Schema(BaseModel):
     """Request and response bodies: unknown fields are errors, ORM objects are accepted."""
 
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
+    # allow_inf_nan=False: JSON has no infinity (Python reads 1e999 as one); stored, it would
+    # come back as null.
+    model_config = ConfigDict(extra="forbid", from_attributes=True, allow_inf_nan=False)
 
 
 class Page(Schema, Generic[ItemT]):

@@ -1,7 +1,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import AwareDatetime
 
 from ainotes.attachments import service as attachments_service
 from ainotes.core.concurrency import (
@@ -16,7 +15,7 @@ from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.pagination import InvalidCursor
-from ainotes.core.schemas import Page
+from ainotes.core.schemas import Page, UtcInstant
 from ainotes.notes import service as notes_service
 from ainotes.notes.errors import (
     NoteInTrash,
@@ -89,7 +88,7 @@ def build_router(settings: Settings) -> APIRouter:
         pinned: bool | None = None,
         archived: bool | None = None,
         updated_after: Annotated[
-            AwareDatetime | None,
+            UtcInstant | None,
             Query(description="Only notes changed after this instant (with a UTC offset)."),
         ] = None,
         trashed: Annotated[

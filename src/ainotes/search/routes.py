@@ -1,14 +1,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from ainotes.core.config import Settings
 from ainotes.core.db import ReadSession
 from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.pagination import InvalidCursor
-from ainotes.core.schemas import Page
+from ainotes.core.schemas import Page, UtcInstant
 from ainotes.search import service as search_service
 from ainotes.search.errors import EmptySearchQuery, SearchQueryTooComplex
 from ainotes.search.query import MAX_QUERY_CHARS
@@ -52,7 +51,7 @@ def build_router(settings: Settings) -> APIRouter:
         archived: Annotated[
             bool | None, Query(description="Only archived (true) or unarchived (false) ones.")
         ] = None,
-        updated_after: AwareDatetime | None = None,
+        updated_after: UtcInstant | None = None,
         cursor: Annotated[str | None, Query(max_length=1000)] = None,
         limit: PageSize = default_limit,
     ) -> Page[SearchHit]:
