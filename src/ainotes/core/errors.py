@@ -235,7 +235,7 @@ def _describe_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return described
 
 
-def _is_json_media_type(content_type: str | None) -> bool:
+def is_json_media_type(content_type: str | None) -> bool:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     return media_type == "application/json" or media_type.endswith("+json")
 
@@ -246,7 +246,7 @@ async def _handle_validation(request: Request, exc: Exception) -> JSONResponse:
     content_type = request.headers.get("content-type")
     if any(error.get("type") == "json_invalid" for error in errors):
         problem: ProblemError = MalformedBody("The request body is not valid JSON.")
-    elif not _is_json_media_type(content_type) and any(
+    elif not is_json_media_type(content_type) and any(
         tuple(error.get("loc", ())) == ("body",) for error in errors
     ):
         # FastAPI reads a body as JSON only when it says it is; any other body fails the

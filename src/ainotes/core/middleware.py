@@ -22,6 +22,7 @@ from ainotes.core.errors import (
     NulInText,
     ProblemError,
     ValidationFailed,
+    is_json_media_type,
     problem_response,
 )
 from ainotes.core.ids import new_id
@@ -78,11 +79,6 @@ def _has_escaped_nul(data: bytes) -> bool:
             return True
         at = data.find(_ESCAPED_NUL, at + 1)
     return False
-
-
-def _is_json(headers: dict[bytes, bytes]) -> bool:
-    media_type = headers.get(b"content-type", b"").split(b";", 1)[0].strip().lower()
-    return media_type == b"application/json" or media_type.endswith(b"+json")
 
 
 def _text(value: bytes | None) -> str | None:
@@ -179,7 +175,10 @@ class RequestContextMiddleware:
         response_started = False
         received = 0
         body_limit = self._body_limit(scope["path"], headers)
-        scans_for_nul = _is_json(headers)
+        content_type = headers.get(b"content-type")
+        scans_for_nul = content_type is not None and is_json_media_type(
+            content_type.decode("latin-1")
+        )
         carried = b""
 
         async def receive_within_limit() -> Message:
