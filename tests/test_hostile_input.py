@@ -268,9 +268,9 @@ class TestMediaType:
 @pytest.mark.parametrize(
     ("path", "allowed"),
     [
-        ("/v1/workspaces", "GET, POST"),
-        ("/v1/workspaces/{workspace}", "DELETE, GET, PATCH"),
-        ("/v1/workspaces/{workspace}/notes/{note}", "DELETE, GET, PATCH"),
+        ("/v1/workspaces", "GET, HEAD, POST"),
+        ("/v1/workspaces/{workspace}", "DELETE, GET, HEAD, PATCH"),
+        ("/v1/workspaces/{workspace}/notes/{note}", "DELETE, GET, HEAD, PATCH"),
         ("/v1/workspaces/{workspace}/notes/{note}/restore", "POST"),
     ],
 )

@@ -213,6 +213,57 @@ async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+class TestHead:
+    """HEAD is GET without the body, wherever GET is answered (RFC 9110, 9.3.2)."""
+
+    async def test_answers_as_get_does_without_the_body(self, factory: Factory) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        url = f"/v1/workspaces/{workspace['id']}/notes/{note['id']}"
+
+        got = await factory.client.get(url, headers=owner.headers)
+        head = await factory.client.head(url, headers=owner.headers)
+
+        assert head.status_code == 200
+        assert head.content == b""
+        assert head.headers["etag"] == got.headers["etag"]
+        assert head.headers["content-length"] == got.headers["content-length"]
+        assert head.headers["content-type"] == got.headers["content-type"]
+        assert ULID.match(head.headers["x-request-id"])
+
+    async def test_refusals_are_the_same_as_for_get(self, factory: Factory) -> None:
+        owner = await factory.user()
+        outsider = await factory.user()
+        workspace = await factory.workspace(owner)
+        url = f"/v1/workspaces/{workspace['id']}/notes"
+
+        assert (await factory.client.head(url)).status_code == 401
+        unknown = await factory.client.head(url, headers=outsider.headers)
+        assert unknown.status_code == 404
+        assert unknown.content == b""
+        restore = f"{url}/{'0' * 26}/restore"
+        not_allowed = await factory.client.head(restore, headers=owner.headers)
+        assert not_allowed.status_code == 405
+        assert not_allowed.headers["allow"] == "POST"
+
+    async def test_is_logged_as_head(
+        self, logging_factory: Factory, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        owner = await logging_factory.user()
+        workspace = await logging_factory.workspace(owner)
+        capsys.readouterr()
+
+        await logging_factory.client.head(
+            f"/v1/workspaces/{workspace['id']}", headers=owner.headers
+        )
+
+        [line] = access_lines(capsys.readouterr().err)
+        assert line["method"] == "HEAD"
+        assert line["route"] == "/v1/workspaces/{workspace_id}"
+        assert line["status"] == 200
+
+
 class TestCors:
     async def test_preflight_from_an_allowed_origin_is_answered(
         self, cors_client: httpx.AsyncClient

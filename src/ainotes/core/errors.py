@@ -300,9 +300,11 @@ def _allowed_methods(request: Request) -> list[str]:
             if context.path is not None and context.methods
         ]
     path = request.scope["path"]
-    return sorted(
-        {method for pattern, methods in index if pattern.match(path) for method in methods}
-    )
+    allowed = {method for pattern, methods in index if pattern.match(path) for method in methods}
+    if "GET" in allowed:
+        # HEAD is answered wherever GET is (core/middleware.py).
+        allowed.add("HEAD")
+    return sorted(allowed)
 
 
 class DatabaseBusy(ServiceUnavailable):

@@ -152,6 +152,11 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        method = scope["method"]
+        if method == "HEAD":
+            # HEAD is GET without the body (RFC 9110, 9.3.2): the routes answer it as GET and
+            # the body is dropped on the way out. A copy, so that the server still sees HEAD.
+            scope = {**scope, "method": "GET"}
         headers: dict[bytes, bytes] = dict(scope["headers"])
         request_id = _safe(headers.get(b"x-request-id")) or new_id()
         invalid_header = _invalid_correlation_header(headers)
@@ -203,6 +208,8 @@ class RequestContextMiddleware:
                 status = message["status"]
                 response_started = True
                 message["headers"] = [*message.get("headers", ()), *echoed]
+            elif method == "HEAD":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
@@ -240,14 +247,14 @@ class RequestContextMiddleware:
             await _send_problem(scope, receive, send_with_ids, ProblemError(UNEXPECTED_ERROR))
         finally:
             if self.logs_access:
-                self._log_access(scope, status, started)
+                self._log_access(method, scope, status, started)
 
-    def _log_access(self, scope: Scope, status: int, started: float) -> None:
+    def _log_access(self, method: str, scope: Scope, status: int, started: float) -> None:
         route: Any = scope.get("route")
         state: dict[str, Any] = scope.get("state", {})
         self.access_logger.info(
             "request",
-            method=scope["method"],
+            method=method,
             route=getattr(route, "path", None) or "<unmatched>",
             status=status,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
