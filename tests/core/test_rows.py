@@ -1,19 +1,22 @@
-"""RowQuery: the same rows SQLAlchemy's execution gives, on the session's own transaction."""
+"""RowQuery and RowInsert: the same rows SQLAlchemy's execution gives and stores, on the
+session's own transaction."""
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, bindparam, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ainotes.auth.service import hash_token
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
-from ainotes.core.models import UTCDateTime, _sqlite_utc
-from ainotes.core.rows import RowQuery
+from ainotes.core.ids import new_id
+from ainotes.core.models import UTCDateTime, _sqlite_utc, table_insert
+from ainotes.core.rows import RowInsert, RowQuery
 from ainotes.notes.models import Note
 from ainotes.notes.repository import NOTE_COLUMNS
+from ainotes.tasks.models import Task
 from ainotes.workspaces.models import Workspace
 from ainotes.workspaces.repository import ACCESS_BY_TOKEN
 from tests.factories import Factory
@@ -149,6 +152,98 @@ class TestRows:
                 await expanding.all(session, {"ids": ["x"]})
             with pytest.raises(ValueError, match="without values"):
                 await valued.all(session, {})
+
+
+def _task_rows(workspace_id: str, note_id: str, count: int) -> list[dict[str, Any]]:
+    berlin = timezone(timedelta(hours=1))
+    return [
+        {
+            "workspace_id": workspace_id,
+            "id": new_id(),
+            "note_id": note_id,
+            "note_version": 1,
+            "is_note_trashed": line % 2 == 0,
+            "line": line,
+            "level": 0,
+            "parent_id": None,
+            "text": f"task {line} ✓",
+            "status": "open",
+            "due_on": date(2026, 12, line + 1) if line else None,
+            "due_rank": line,
+            "tags": ["exam", f"t{line}"],
+            "assignees": [],
+            "created_at": datetime(2026, 11, 26, 12, line, tzinfo=berlin),
+            "updated_at": datetime(2026, 11, 26, 12, line, 30, 5, tzinfo=UTC),
+        }
+        for line in range(count)
+    ]
+
+
+class TestRowInsert:
+    async def test_stores_what_sqlalchemys_executemany_stores(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        ours = _task_rows(workspace["id"], note["id"], 3)
+        theirs = [{**row, "id": new_id()} for row in ours]
+
+        async with database.write_session() as session:
+            await RowInsert(table_insert(Task)).run(session, ours)
+            await session.execute(table_insert(Task), theirs)
+
+        columns = select(*Task.__table__.c).where(Task.id == bindparam("id"))
+        async with database.read_session() as session:
+            for mine, sqlalchemys in zip(ours, theirs, strict=True):
+                stored = (await session.execute(columns, {"id": mine["id"]})).mappings().one()
+                expected = (
+                    (await session.execute(columns, {"id": sqlalchemys["id"]})).mappings().one()
+                )
+                assert {**stored, "id": None} == {**expected, "id": None}
+                assert stored["created_at"] == mine["created_at"]
+                assert stored["tags"] == mine["tags"]
+
+    async def test_pending_objects_are_flushed_first(
+        self, database: Database, factory: Factory
+    ) -> None:
+        """As session.execute autoflushes: a task row needs its note in the database."""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        async with database.write_session() as session:
+            note = Note(
+                workspace_id=workspace["id"],
+                id=new_id(),
+                title="pending",
+                body="",
+                tags=[],
+                created_by=owner.user_id,
+                updated_by=owner.user_id,
+            )
+            session.add(note)
+            await RowInsert(table_insert(Task)).run(
+                session, _task_rows(workspace["id"], note.id, 1)
+            )
+        async with database.read_session() as session:
+            found = await session.execute(select(Task.id).where(Task.note_id == note.id))
+            assert len(found.all()) == 1
+
+    async def test_driver_errors_come_out_as_sqlalchemys(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        [row] = _task_rows(workspace["id"], note["id"], 1)
+        with pytest.raises(IntegrityError):
+            async with database.write_session() as session:
+                await RowInsert(table_insert(Task)).run(session, [row, row])
+
+    async def test_no_rows_run_nothing(self, database: Database) -> None:
+        statement = RowInsert(table_insert(Task))
+        async with database.write_session() as session:
+            await statement.run(session, [])
+        assert statement._compiled == {}
 
 
 @pytest.mark.parametrize(

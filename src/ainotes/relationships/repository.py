@@ -13,10 +13,11 @@ from sqlalchemy.orm import InstrumentedAttribute
 from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
+from ainotes.core.rows import RowInsert
 from ainotes.notes.models import Note
 from ainotes.relationships.models import BODY, MANUAL, NoteTitleKey, Relationship
 
-_INSERT_RELATIONSHIPS = table_insert(Relationship)
+_INSERT_RELATIONSHIPS = RowInsert(table_insert(Relationship))
 
 # ULIDs sort by creation time, so the id alone is a stable, meaningful order.
 BY_ID = Ordering("id", Relationship.id, Relationship.id, descending=False)
@@ -80,8 +81,7 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
 
     async def insert_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert relationship rows (every column) in one executemany."""
-        if rows:
-            await self.session.execute(_INSERT_RELATIONSHIPS, rows)
+        await _INSERT_RELATIONSHIPS.run(self.session, rows)
 
     async def delete(self, relationship: Relationship) -> None:
         await self.session.delete(relationship)

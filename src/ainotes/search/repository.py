@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeEngine
 
 from ainotes.core.db import ReadOnlySession
 from ainotes.core.models import UTCDateTime
+from ainotes.core.rows import RowInsert
 from ainotes.notes.models import Note
 from ainotes.search.models import SearchDocument
 from ainotes.search.query import Phrase, SearchQuery, render_fts5, render_tsquery
@@ -254,8 +255,8 @@ def _upsert_statement(insert: Any) -> Any:
     )
 
 
-_SQLITE_UPSERT = _upsert_statement(sqlite.insert)
-_POSTGRES_UPSERT = _upsert_statement(postgresql.insert)
+_SQLITE_UPSERT = RowInsert(_upsert_statement(sqlite.insert))
+_POSTGRES_UPSERT = RowInsert(_upsert_statement(postgresql.insert))
 _SQLITE_TOP_ROWID = select(func.max(SearchDocument.fts_rowid)).where(
     SearchDocument.fts_rowid.between(bindparam("first"), bindparam("last"))
 )
@@ -332,8 +333,8 @@ class SqliteSearchIndex(_DocumentIndex):
             await self.session.execute(_SQLITE_TOP_ROWID, {"first": first, "last": last})
         ).scalar_one()
         top = first if top is None else top
-        await self.session.execute(
-            _SQLITE_UPSERT,
+        await _SQLITE_UPSERT.run(
+            self.session,
             [
                 {**self._values(document), "fts_rowid": top + offset}
                 for offset, document in enumerate(documents, start=1)
@@ -502,8 +503,10 @@ class PostgresSearchIndex(_DocumentIndex):
     """A generated, weighted tsvector column on ``search_documents`` with a GIN index."""
 
     async def _upsert_chunk(self, documents: Sequence[IndexedDocument]) -> None:
-        await self.session.execute(
-            _POSTGRES_UPSERT, [self._values(document) for document in documents]
+        # fts_rowid numbers FTS5's rows: SQLite's.
+        await _POSTGRES_UPSERT.run(
+            self.session,
+            [{**self._values(document), "fts_rowid": None} for document in documents],
         )
 
     async def search(

@@ -7,11 +7,12 @@ from sqlalchemy import Select, delete, exists, update
 from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
+from ainotes.core.rows import RowInsert
 from ainotes.tasks.models import NO_DUE_RANK, LabelKind, Task, TaskLabel
 from ainotes.tasks.schemas import TaskFilters
 
-_INSERT_TASKS = table_insert(Task)
-_INSERT_LABELS = table_insert(TaskLabel)
+_INSERT_TASKS = RowInsert(table_insert(Task))
+_INSERT_LABELS = RowInsert(table_insert(TaskLabel))
 
 
 def due_rank(due: date | None) -> int:
@@ -82,8 +83,7 @@ class TaskRepository(WorkspaceRepository[Task]):
 
     async def insert(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert task rows (every column given) in one executemany."""
-        if rows:
-            await self.session.execute(_INSERT_TASKS, rows)
+        await _INSERT_TASKS.run(self.session, rows)
 
     async def delete_labels(self, task_ids: list[str]) -> None:
         if task_ids:
@@ -104,5 +104,4 @@ class TaskRepository(WorkspaceRepository[Task]):
             for kind, values in ((LabelKind.TAG, tags), (LabelKind.ASSIGNEE, assignees))
             for value in values
         ]
-        if rows:
-            await self.session.execute(_INSERT_LABELS, rows)
+        await _INSERT_LABELS.run(self.session, rows)
