@@ -104,11 +104,7 @@ def paginate_bound(statement: Select[*RowTs], ordering: Ordering, after: bool) -
             bindparam("after_id", type_=ordering.id_column.type),
         )
         statement = statement.where(sort_key < bound if ordering.descending else sort_key > bound)
-    if ordering.descending:
-        statement = statement.order_by(ordering.column.desc(), ordering.id_column.desc())
-    else:
-        statement = statement.order_by(ordering.column.asc(), ordering.id_column.asc())
-    return statement.limit(bindparam("page_rows", type_=Integer))
+    return _ordered(statement, ordering).limit(bindparam("page_rows", type_=Integer))
 
 
 def bound_page_parameters(ordering: Ordering, cursor: str | None, limit: int) -> dict[str, Any]:
@@ -127,11 +123,13 @@ def paginate(
     if cursor is not None:
         after = tuple_(*decode_cursor(ordering, cursor))
         statement = statement.where(sort_key < after if ordering.descending else sort_key > after)
+    return _ordered(statement, ordering).limit(limit + 1)
+
+
+def _ordered(statement: Select[*RowTs], ordering: Ordering) -> Select[*RowTs]:
     if ordering.descending:
-        statement = statement.order_by(ordering.column.desc(), ordering.id_column.desc())
-    else:
-        statement = statement.order_by(ordering.column.asc(), ordering.id_column.asc())
-    return statement.limit(limit + 1)
+        return statement.order_by(ordering.column.desc(), ordering.id_column.desc())
+    return statement.order_by(ordering.column.asc(), ordering.id_column.asc())
 
 
 def page_of(

@@ -42,7 +42,7 @@ class CheckpointResult(NamedTuple):
 
 class WalCheckpointer:
     """Checkpoints the WAL of the SQLite file at ``path`` from a worker thread, ``pause_seconds``
-    after a write (``wrote``), holding ``write_lock``."""
+    after a write (``wrote``), holding ``write_lock`` for its last pass."""
 
     def __init__(
         self, path: str, write_lock: asyncio.Lock, pause_seconds: float = DEFAULT_PAUSE_SECONDS
