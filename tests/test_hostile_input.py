@@ -8,11 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from ainotes.app import create_app
 from ainotes.core.config import Settings
-from ainotes.core.db import ReadSession
+from ainotes.core.db import Database, ReadSession
+from ainotes.core.middleware import _has_escaped_nul, _NulScanner
 from tests.artifacts.test_routes import PROVENANCE
 from tests.conftest import served
 from tests.factories import Actor, Factory
@@ -166,6 +168,45 @@ class TestNulCharacters:
         )
         assert_problem(response, 422, "validation-failed")
 
+    async def test_an_uploaded_json_file_may_hold_anything(
+        self, client: httpx.AsyncClient, owner: Actor, workspace: dict[str, Any]
+    ) -> None:
+        """Attachments are bytes, not the API's text: a JSON file with an escaped NUL is a
+        file like any other."""
+        content = b'{"data": "a\\u0000b"}'
+        response = await client.post(
+            f"/v1/workspaces/{workspace['id']}/attachments",
+            params={"filename": "data.json"},
+            content=content,
+            headers={**owner.headers, "Content-Type": "application/json"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["size"] == len(content)
+
+    @pytest.mark.parametrize(
+        ("body", "holds_nul"),
+        [
+            (b'{"t": "' + b"\\" * 66 + b'u0000"}', False),
+            (b'{"t": "' + b"\\" * 65 + b'u0000"}', True),
+            (b'{"t": "' + b"\\" * 130 + b'u0000 and \\\\u0000"}', False),
+            (b'{"t": "' + b"\\" * 130 + b'u0000 and \\u0000"}', True),
+            (b'{"t": "\\\\\\u0000"}', True),
+            (b'{"t": "u0000\\\\"}', False),
+        ],
+    )
+    def test_streamed_bodies_are_judged_as_whole_ones_wherever_they_are_cut(
+        self, body: bytes, holds_nul: bool
+    ) -> None:
+        assert _has_escaped_nul(body) == holds_nul
+        for size in (1, 2, 3, 5, 7, 64):
+            scanner = _NulScanner()
+            chunks = [body[i : i + size] for i in range(0, len(body), size)]
+            assert any(scanner.found_in(chunk) for chunk in chunks) == holds_nul, size
+        for cut in range(len(body) + 1):
+            scanner = _NulScanner()
+            found = scanner.found_in(body[:cut]) or scanner.found_in(body[cut:])
+            assert found == holds_nul, cut
+
     async def test_an_escaped_backslash_before_u0000_is_text(
         self, client: httpx.AsyncClient, owner: Actor, workspace: dict[str, Any]
     ) -> None:
@@ -204,6 +245,26 @@ class TestNulCharacters:
             assert response.json() == {"echo": "a\u0000b"}
         else:
             assert_problem(response, 422, "validation-failed")
+
+
+async def test_a_number_stored_before_they_had_to_be_finite_reads_as_null(
+    client: httpx.AsyncClient, database: Database, owner: Actor, workspace: dict[str, Any]
+) -> None:
+    artifacts = f"/v1/workspaces/{workspace['id']}/artifacts"
+    created = await client.post(
+        artifacts,
+        json={"kind": "custom", "title": "t", "content": {"x": 1}, "provenance": PROVENANCE},
+        headers=owner.headers,
+    )
+    assert created.status_code == 201, created.text
+    async with database.write_session() as session:
+        await session.execute(
+            text("UPDATE artifacts SET content = :content WHERE id = :id"),
+            {"content": '{"x": 1e999}', "id": created.json()["id"]},
+        )
+    response = await client.get(f"{artifacts}/{created.json()['id']}", headers=owner.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["content"] == {"x": None}
 
 
 async def test_an_infinite_number_is_a_validation_error_not_a_stored_null(
@@ -263,6 +324,18 @@ class TestMediaType:
             headers={**owner.headers, "Content-Type": "application/merge-patch+json"},
         )
         assert response.status_code == 201, response.text
+
+
+async def test_405_names_the_methods_under_a_root_path_too(
+    app: FastAPI, owner: Actor, workspace: dict[str, Any]
+) -> None:
+    transport = httpx.ASGITransport(app=app, root_path="/api")
+    async with httpx.AsyncClient(transport=transport, base_url="http://ainotes.test") as http:
+        response = await http.put(
+            f"/api/v1/workspaces/{workspace['id']}/notes", headers=owner.headers
+        )
+    assert_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "GET, HEAD, POST"
 
 
 @pytest.mark.parametrize(

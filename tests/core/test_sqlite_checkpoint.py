@@ -144,3 +144,21 @@ async def test_request_connections_leave_checkpoints_to_the_worker_thread(
     await _until(lambda: checkpointer.runs > runs)
     assert checkpointer.last is not None
     assert checkpointer.last.checkpointed_pages > 0
+
+
+async def test_a_write_after_stop_starts_nothing(tmp_path: Path) -> None:
+    """The database is being disposed of: a late write must not leave a task and a
+    connection behind it."""
+    path = tmp_path / "wal.db"
+    _database_without_checkpoints(path).close()
+    checkpointer = WalCheckpointer(str(path), asyncio.Lock(), pause_seconds=0)
+    checkpointer.wrote()
+    await _until(lambda: checkpointer.runs == 1)
+    await checkpointer.stop()
+
+    checkpointer.wrote()
+    await asyncio.sleep(0.1)
+
+    assert checkpointer.runs == 1
+    assert checkpointer._task is None
+    assert checkpointer._connection is None

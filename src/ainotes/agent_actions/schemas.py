@@ -8,7 +8,7 @@ from ainotes.agent_actions.models import ProposalState
 from ainotes.artifacts.schemas import ArtifactCreate
 from ainotes.auth.schemas import Scope, TokenName
 from ainotes.core.ids import Id
-from ainotes.core.schemas import Schema
+from ainotes.core.schemas import Schema, StoredJsonSchema
 from ainotes.notes.schemas import Tags, Title
 from ainotes.relationships.schemas import RelationshipType
 from ainotes.tasks.models import TaskStatus
@@ -322,7 +322,7 @@ class NoteChangePreview(Schema):
     tags_removed: list[str]
 
 
-class ProposalRead(Schema):
+class ProposalRead(StoredJsonSchema):
     id: str
     workspace_id: str
     state: ProposalState

@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from ainotes.core.ids import Id
-from ainotes.core.schemas import Schema
+from ainotes.core.schemas import Schema, StoredJsonSchema
 
 # A source list this long is already more than one prompt can hold; it also bounds the
 # per-source lookups made when an artifact is written.
@@ -259,13 +259,13 @@ class SourceRead(Schema):
     state: SourceState
 
 
-class ProvenanceRead(Schema):
+class ProvenanceRead(StoredJsonSchema):
     generator: str
     model: str | None
     parameters: dict[str, JsonValue]
 
 
-class ArtifactSummary(Schema):
+class ArtifactSummary(StoredJsonSchema):
     id: str
     workspace_id: str
     kind: ArtifactKind

@@ -299,7 +299,10 @@ def _allowed_methods(request: Request) -> list[str]:
             for context in iter_route_contexts(request.app.routes)
             if context.path is not None and context.methods
         ]
-    path = request.scope["path"]
+    # Routes match the path below the application's mount point, as Starlette routes it.
+    path, root_path = request.scope["path"], request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path):
+        path = path[len(root_path) :]
     allowed = {method for pattern, methods in index if pattern.match(path) for method in methods}
     if "GET" in allowed:
         # HEAD is answered wherever GET is (core/middleware.py).

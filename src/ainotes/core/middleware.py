@@ -63,8 +63,6 @@ async def _send_problem(scope: Scope, receive: Receive, send: Send, error: Probl
 # JSON writes a NUL only escaped; a raw one makes the body malformed.
 _ESCAPED_NUL = b"u0000"
 _BACKSLASH = 0x5C
-# Bytes of the previous chunk scanned again with the next, for an escape split between them.
-_CARRIED = 64
 
 
 def _has_escaped_nul(data: bytes) -> bool:
@@ -79,6 +77,27 @@ def _has_escaped_nul(data: bytes) -> bool:
             return True
         at = data.find(_ESCAPED_NUL, at + 1)
     return False
+
+
+class _NulScanner:
+    """Looks for an escaped NUL in JSON text that arrives in chunks. What it keeps of a chunk
+    for the next: its last bytes, in which an escape may begin, and before them the parity of
+    the run of backslashes that precedes them (one backslash or none), which decides whether
+    that escape is one."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+
+    def found_in(self, chunk: bytes) -> bool:
+        data = self._tail + chunk
+        if _has_escaped_nul(data):
+            return True
+        kept = max(len(data) - len(_ESCAPED_NUL), 0)
+        run = kept
+        while run > 0 and data[run - 1] == _BACKSLASH:
+            run -= 1
+        self._tail = b"\\" * ((kept - run) % 2) + data[kept:]
+        return False
 
 
 def _text(value: bytes | None) -> str | None:
@@ -140,8 +159,8 @@ class RequestContextMiddleware:
         self.access_logger = access_logger.bind()
         self.logs_access = self.access_logger.is_enabled_for(logging.INFO)
 
-    def _body_limit(self, path: str, headers: dict[bytes, bytes]) -> int:
-        if self.upload_path is not None and self.upload_path.fullmatch(path):
+    def _body_limit(self, is_upload: bool, headers: dict[bytes, bytes]) -> int:
+        if is_upload:
             content_type = headers.get(b"content-type", b"").lower()
             if content_type.startswith(b"multipart/form-data"):
                 return self.max_upload_bytes + self.form_framing_bytes
@@ -179,25 +198,28 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
         received = 0
-        body_limit = self._body_limit(scope["path"], headers)
+        is_upload = self.upload_path is not None and bool(self.upload_path.fullmatch(scope["path"]))
+        body_limit = self._body_limit(is_upload, headers)
         content_type = headers.get(b"content-type")
-        scans_for_nul = content_type is not None and is_json_media_type(
-            content_type.decode("latin-1")
+        # Text of the API, not an uploaded file's bytes, which may be JSON holding anything.
+        nul_scanner = (
+            _NulScanner()
+            if not is_upload
+            and content_type is not None
+            and is_json_media_type(content_type.decode("latin-1"))
+            else None
         )
-        carried = b""
 
         async def receive_within_limit() -> Message:
-            nonlocal received, carried
+            nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 chunk = message.get("body", b"")
                 received += len(chunk)
                 if received > body_limit:
                     raise BodyTooLarge()
-                if scans_for_nul and chunk:
-                    if _has_escaped_nul(carried + chunk):
-                        raise NulInText("body")
-                    carried = chunk[-_CARRIED:]
+                if nul_scanner is not None and chunk and nul_scanner.found_in(chunk):
+                    raise NulInText("body")
             return message
 
         started = time.perf_counter()

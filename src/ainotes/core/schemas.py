@@ -28,6 +28,13 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", from_attributes=True, allow_inf_nan=False)
 
 
+class StoredJsonSchema(Schema):
+    """A response that shows JSON clients wrote: a number that is not finite, stored before
+    requests had to hold finite ones, reads back as null instead of failing the response."""
+
+    model_config = ConfigDict(allow_inf_nan=True)
+
+
 class Page(Schema, Generic[ItemT]):
     items: list[ItemT]
     next_cursor: str | None = Field(

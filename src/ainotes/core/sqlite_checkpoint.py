@@ -17,6 +17,7 @@ index's last leaf, a search segment) is copied once.
 
 import asyncio
 import contextlib
+import contextvars
 import sqlite3
 import threading
 from pathlib import Path
@@ -56,15 +57,21 @@ class WalCheckpointer:
         # A checkpoint abandoned by a cancelled task goes on in its thread: closing the
         # connection waits for it.
         self._in_thread = threading.Lock()
+        self._stopped = False
         self.last: CheckpointResult | None = None
         self.runs = 0
 
     def wrote(self) -> None:
         """Note that a write transaction committed; the first call starts the background
         task (again, should it have died), so that a process that only reads never starts one."""
+        if self._stopped:
+            return
         self._wrote.set()
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            # A context of its own: not the request's that happened to write first.
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), context=contextvars.Context()
+            )
 
     async def checkpoint(self) -> CheckpointResult:
         """A PASSIVE checkpoint in a worker thread while writers go on, then one more with the
@@ -77,6 +84,7 @@ class WalCheckpointer:
         return result
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,10 +99,10 @@ class WalCheckpointer:
             self._wrote.clear()
             try:
                 await self.checkpoint()
-            except sqlite3.Error as error:
+            except Exception as error:  # the loop must outlive any one failure
                 # Another process checkpointing at the same moment, or a disk error: the WAL
                 # keeps the pages, and the next write tries again.
-                logger.warning("wal_checkpoint_failed", error=str(error))
+                logger.warning("wal_checkpoint_failed", error=str(error), exc_info=error)
 
     def _checkpoint(self) -> CheckpointResult:
         with self._in_thread:

@@ -7,13 +7,11 @@ from ainotes.core.pagination import Ordering, bound_page_parameters, paginate, p
 from ainotes.core.repository import WorkspaceRepository
 from ainotes.core.rows import RowQuery
 from ainotes.notes.models import Note, NoteRevision, NoteTag
-from ainotes.notes.schemas import NoteFilters
+from ainotes.notes.schemas import NoteFilters, NoteSummary
 
-# What a listing shows of a note: not the body, most of its bytes, nor the workspace, which the
-# request names. Exactly NoteSummary's fields, so that a row validates as a plain dict.
-SUMMARY_COLUMNS = [
-    column for column in Note.__table__.c if column.key not in ("body", "workspace_id")
-]
+# What a listing shows of a note: NoteSummary's fields, so that a row validates as a plain dict
+# (not the body, most of a note's bytes).
+SUMMARY_COLUMNS = [Note.__table__.c[name] for name in NoteSummary.model_fields]
 # GET of one note, the API's most frequent read (core/rows.py).
 NOTE_COLUMNS = RowQuery(
     select(*Note.__table__.c).where(
