@@ -170,6 +170,11 @@ class NulInText(StarletteHTTPException):
         self.location = location
 
 
+def nul_in_text_errors(location: str) -> list[dict[str, Any]]:
+    """The ``errors`` member of the 422 for a NUL in the body or the query."""
+    return [{"loc": [location], "msg": NUL_IN_TEXT, "type": "string_nul"}]
+
+
 # Starlette raises HTTPException with a bare status for routing and body-limit failures.
 _PROBLEM_FOR_STATUS: dict[int, type[ProblemError]] = {
     cls.status: cls
@@ -283,7 +288,7 @@ async def _handle_http_exception(request: Request, exc: Exception) -> JSONRespon
         headers["Allow"] = ", ".join(_allowed_methods(request))
     extensions: dict[str, Any] = {}
     if isinstance(exc, NulInText):
-        extensions["errors"] = [{"loc": [exc.location], "msg": NUL_IN_TEXT, "type": "string_nul"}]
+        extensions["errors"] = nul_in_text_errors(exc.location)
     return problem_response(request, problem_class(detail, headers=headers, **extensions))
 
 

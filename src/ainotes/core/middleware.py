@@ -23,6 +23,7 @@ from ainotes.core.errors import (
     ProblemError,
     ValidationFailed,
     is_json_media_type,
+    nul_in_text_errors,
     problem_response,
 )
 from ainotes.core.ids import new_id
@@ -257,7 +258,7 @@ class RequestContextMiddleware:
                     send_with_ids,
                     ValidationFailed(
                         NUL_IN_TEXT,
-                        errors=[{"loc": ["query"], "msg": NUL_IN_TEXT, "type": "string_nul"}],
+                        errors=nul_in_text_errors("query"),
                     ),
                 )
             else:
