@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import update
 
 from ainotes.auth.models import AgentToken
+from ainotes.core.access_cache import mark_access_changed
 from ainotes.core.db import Database
 from ainotes.core.ids import new_id
 from tests.factories import Actor, AgentActor, Factory
@@ -447,6 +448,9 @@ class TestTokens:
                 .where(AgentToken.id == token["id"])
                 .values(expires_at=datetime.now(UTC) - timedelta(seconds=1))
             )
+            # Moving the expiry is not something the API does; the access cache remembers the
+            # old one unless told (tests/workspaces/test_access_cache.py covers real expiry).
+            mark_access_changed(session)
         assert_unauthenticated(await client.get(url, headers=bearer(token["token"])))
         # Writes too: the 401 comes before anything else.
         assert_unauthenticated(

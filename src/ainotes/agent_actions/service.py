@@ -20,6 +20,7 @@ from ainotes.agent_actions.schemas import (
 from ainotes.auth import service as auth_service
 from ainotes.auth.models import Agent, AgentToken
 from ainotes.core import audit
+from ainotes.core.access_cache import mark_access_changed
 from ainotes.core.audit import AuditEvent, ChainVerification
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
@@ -142,6 +143,8 @@ async def update_agent(
     changes = audit.changes_between(before, _audited_agent(agent))
     if not changes:
         return agent
+    # Cached access carries the agent's name and whether it is enabled.
+    mark_access_changed(session)
     await session.flush()
     action = "agent.updated"
     if "disabled" in changes:
@@ -200,6 +203,7 @@ async def revoke_agent_token(
         raise AgentTokenNotFound(f"Agent {agent_id} has no token {token_id} in this workspace.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        mark_access_changed(session)
         await session.flush()
         changes = {"revoked_at": audit.change(None, token.revoked_at.isoformat())}
         await _record_agent(

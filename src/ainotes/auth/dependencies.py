@@ -6,6 +6,7 @@ two connections while it waits for one (which, under load, would exhaust the poo
 requests waiting on each other). Workspace routes authenticate in the request's own session.
 """
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -70,16 +71,18 @@ async def _principal_from_access_token(
     verified = await auth_service.verify_access_token(session, secret)
     if verified is None:
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
-    note_token_use(request, verified)
+    note_token_use(request, verified.principal, verified.last_used_at)
     return verified.principal
 
 
-def note_token_use(request: Request, verified: auth_service.VerifiedToken) -> None:
-    """Name the principal in the access log, and record the token's use once in a while."""
-    request.state.principal_id = verified.principal.id
-    if auth_service.last_use_is_stale(verified.last_used_at, utcnow()):
-        principal = verified.principal
-        after_request(request, lambda: _record_token_use(request, principal))
+def note_token_use(request: Request, principal: Principal, last_used_at: datetime | None) -> bool:
+    """Name the principal in the access log, and record the token's use once in a while:
+    True when this request records it."""
+    request.state.principal_id = principal.id
+    if not auth_service.last_use_is_stale(last_used_at, utcnow()):
+        return False
+    after_request(request, lambda: _record_token_use(request, principal))
+    return True
 
 
 async def _record_token_use(request: Request, principal: Principal) -> None:

@@ -15,6 +15,7 @@ from ainotes.auth.jwt import JwtVerifier
 from ainotes.auth.models import AccessToken, Agent, AgentToken, User
 from ainotes.auth.repository import AgentTokenRepository, TokenRepository, UserRepository
 from ainotes.core import audit
+from ainotes.core.access_cache import mark_access_changed
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.principal import SYSTEM_PRINCIPAL, Principal, PrincipalKind
@@ -141,6 +142,7 @@ async def revoke_token(
         raise TokenNotFound(f"You have no token with id {token_id}.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        mark_access_changed(session)
         await session.flush()
         await audit.record(
             session,
@@ -158,6 +160,7 @@ async def revoke_token(
 class VerifiedToken:
     principal: Principal
     last_used_at: datetime | None
+    expires_at: datetime | None
 
 
 async def verify_access_token(session: ReadOnlySession, secret: str) -> VerifiedToken | None:
@@ -169,12 +172,16 @@ async def verify_access_token(session: ReadOnlySession, secret: str) -> Verified
         if agent_found is None:
             return None
         agent_token, agent = agent_found
-        return VerifiedToken(principal_for_agent(agent, agent_token), agent_token.last_used_at)
+        return VerifiedToken(
+            principal_for_agent(agent, agent_token),
+            agent_token.last_used_at,
+            agent_token.expires_at,
+        )
     found = await TokenRepository(session).find_active(hash_token(secret), now)
     if found is None:
         return None
     token, user = found
-    return VerifiedToken(principal_for(user, token.id), token.last_used_at)
+    return VerifiedToken(principal_for(user, token.id), token.last_used_at, token.expires_at)
 
 
 def principal_for_agent(agent: Agent, token: AgentToken | None = None) -> Principal:

@@ -29,6 +29,12 @@ class Settings(BaseSettings):
     # over a very large workspace, a big proposal applied) holds up other requests while it runs.
     sqlite_inline: bool = True
 
+    # How long a verified token's access to a workspace is remembered for reads, in seconds
+    # (0: never). Writes always check the database. A revocation or membership change made
+    # through this process applies at once; one made through another process (the CLI, another
+    # server copy) is seen by this one's reads within this time.
+    access_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

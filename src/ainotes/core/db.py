@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from ainotes.core.access_cache import AccessCache, VerifiedAccess, access_changed
 from ainotes.core.config import Settings
 from ainotes.core.sqlite_checkpoint import BACKSTOP_PAGES, WalCheckpointer
 from ainotes.core.sqlite_inline import inline_connector
@@ -139,6 +140,10 @@ class Database:
             self.checkpointer = WalCheckpointer(str(make_url(self.url).database), self._write_lock)
         # Inline SQLite sessions close without waiting for anything (see _opened).
         self._closes_without_waiting = inline
+        # Keyed by (token hash, workspace id); see core/access_cache.py.
+        self.access_cache: AccessCache[tuple[str, str], VerifiedAccess] = AccessCache(
+            settings.access_cache_seconds
+        )
 
     @contextlib.asynccontextmanager
     async def write_session(self) -> AsyncIterator[WritableSession]:
@@ -150,15 +155,17 @@ class Database:
             except BaseException as error:
                 if getattr(error, "commits_transaction", False):
                     await session.commit()
-                    self._committed()
+                    self._committed(session)
                 else:
                     await session.rollback()
                 raise
-        self._committed()
+        self._committed(session)
 
-    def _committed(self) -> None:
+    def _committed(self, session: AsyncSession) -> None:
         if self.checkpointer is not None:
             self.checkpointer.wrote()
+        if access_changed(session):
+            self.access_cache.invalidate()
 
     @contextlib.asynccontextmanager
     async def read_session(self) -> AsyncIterator[ReadOnlySession]:

@@ -1,7 +1,10 @@
 """Typed access to the workspace named in the path, resolved once per request.
 
 Non-members get 404 (existence does not leak); members below the needed role get 403. The
-token and the membership are read in the same session as the rest of the request.
+token and the membership are read in the same session as the rest of the request. Reads may
+instead take a token's access to the workspace from the access cache, for a few seconds at
+most (core/access_cache.py); writes always read it in their own transaction, so that what a
+write is allowed to do is never older than the write.
 
 Agents are not members: their token names one workspace and the scopes they hold there. They
 read the API sections their scopes name, and every direct write refuses them with a pointer
@@ -9,6 +12,7 @@ to proposals; only routes that declare an agent scope (submitting a proposal) le
 """
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated, TypeGuard
 
 from fastapi import Depends, Path, Request
@@ -21,9 +25,11 @@ from ainotes.auth.dependencies import (
     note_token_use,
 )
 from ainotes.auth.schemas import Scope, read_scope_of
-from ainotes.auth.service import USER_TOKEN_PREFIX
-from ainotes.core.db import ReadOnlySession, ReadSession, WriteSession
+from ainotes.auth.service import TOKEN_PREFIX, hash_token
+from ainotes.core.access_cache import VerifiedAccess
+from ainotes.core.db import ReadOnlySession, ReadSession, WriteSession, get_database
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.models import utcnow
 from ainotes.core.principal import Principal, PrincipalKind
 from ainotes.workspaces import service as workspaces_service
 from ainotes.workspaces.models import Role
@@ -40,24 +46,29 @@ def _section_scope(request: Request) -> str | None:
     return scope.value if scope else None
 
 
-def _is_personal_token(
+def _is_access_token(
     credentials: HTTPAuthorizationCredentials | None,
 ) -> TypeGuard[HTTPAuthorizationCredentials]:
-    return credentials is not None and credentials.credentials.startswith(USER_TOKEN_PREFIX)
+    return credentials is not None and credentials.credentials.startswith(TOKEN_PREFIX)
 
 
-async def _personal_access(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials,
-    session: ReadOnlySession,
-    workspace_id: str,
-    required: Role,
-) -> WorkspaceAccess:
-    verified, membership = await workspaces_service.verify_with_membership(
-        session, credentials.credentials, workspace_id
-    )
-    note_token_use(request, verified)
-    return workspaces_service.access_of(verified.principal, workspace_id, membership, required)
+async def _verified_token(
+    request: Request, secret: str, session: ReadOnlySession, workspace_id: str, reading: bool
+) -> VerifiedAccess:
+    """The access token verified for the workspace. Reads may take it from the access cache
+    (core/access_cache.py); writes always verify it in their own transaction."""
+    cache = get_database(request).access_cache
+    key = (hash_token(secret), workspace_id)
+    now = utcnow()
+    verified = cache.get(key) if reading else None
+    if verified is None or verified.expired(now):
+        generation = cache.generation
+        verified = await workspaces_service.verify_token(session, secret, workspace_id)
+        if reading and workspaces_service.may_enter(verified, workspace_id):
+            cache.store(key, verified, generation)
+    if note_token_use(request, verified.principal, verified.last_used_at):
+        cache.update(key, replace(verified, last_used_at=now))
+    return verified
 
 
 async def _access(
@@ -68,16 +79,20 @@ async def _access(
     workspace_id: str,
     required: Role,
     agent_scope: Callable[[Principal], str | None],
+    *,
+    reading: bool,
 ) -> WorkspaceAccess:
     """The principal's access; for an agent, ``agent_scope`` names the scope the route needs
     (or refuses agents outright)."""
-    if jwt_principal is None and _is_personal_token(credentials):
-        return await _personal_access(request, credentials, session, workspace_id, required)
-    principal = jwt_principal or await authenticate(request, credentials, session)
-    if principal.kind is PrincipalKind.AGENT:
-        return await workspaces_service.get_agent_access(
-            session, principal, workspace_id, agent_scope(principal)
+    if jwt_principal is None and _is_access_token(credentials):
+        verified = await _verified_token(
+            request, credentials.credentials, session, workspace_id, reading
         )
+        principal = verified.principal
+        scope = agent_scope(principal) if principal.kind is PrincipalKind.AGENT else None
+        return workspaces_service.access_for(verified, workspace_id, required, scope)
+    # A JWT's user, or no credentials at all (a 401).
+    principal = jwt_principal or await authenticate(request, credentials, session)
     return await workspaces_service.get_access(session, principal, workspace_id, required)
 
 
@@ -94,7 +109,14 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
             return _section_scope(request) if required is Role.VIEWER else None
 
         return await _access(
-            request, credentials, jwt_principal, session, workspace_id, required, agent_scope
+            request,
+            credentials,
+            jwt_principal,
+            session,
+            workspace_id,
+            required,
+            agent_scope,
+            reading=True,
         )
 
     return dependency
@@ -117,7 +139,14 @@ def _writing(
             return agent_scope.value if agent_scope else None
 
         return await _access(
-            request, credentials, jwt_principal, session, workspace_id, required, scope_or_refusal
+            request,
+            credentials,
+            jwt_principal,
+            session,
+            workspace_id,
+            required,
+            scope_or_refusal,
+            reading=False,
         )
 
     return dependency

@@ -8,6 +8,7 @@ from ainotes.auth.errors import InvalidCredentials
 from ainotes.auth.models import User
 from ainotes.auth.schemas import Scope
 from ainotes.core import audit
+from ainotes.core.access_cache import VerifiedAccess, mark_access_changed
 from ainotes.core.db import ReadOnlySession, WritableSession
 from ainotes.core.models import utcnow
 from ainotes.core.pagination import Ordering, page_of, paginate
@@ -82,30 +83,52 @@ def access_of(
     return WorkspaceAccess(workspace_id=workspace_id, role=role, principal=principal)
 
 
-async def verify_with_membership(
-    session: ReadOnlySession, secret: str, workspace_id: str
-) -> tuple[auth_service.VerifiedToken, Role | None]:
-    """A personal access token verified in the same statement that reads its user's role in
-    the workspace (None for non-members): one query on the path of every workspace request.
-    Raises InvalidCredentials for a token that does not verify."""
+async def verify_token(session: ReadOnlySession, secret: str, workspace_id: str) -> VerifiedAccess:
+    """A personal or agent access token verified for the workspace. A personal token is
+    verified in the same statement that reads its user's role there (None for non-members):
+    one query on the path of every workspace request. An agent's role is None: its access is
+    its token's workspace and scopes (``agent_access``). Raises InvalidCredentials for a token
+    that does not verify."""
+    if not secret.startswith(auth_service.USER_TOKEN_PREFIX):
+        verified = await auth_service.verify_access_token(session, secret)
+        if verified is None:
+            raise InvalidCredentials("The access token is unknown, revoked or expired.")
+        return VerifiedAccess(verified.principal, None, verified.expires_at, verified.last_used_at)
     found = await WorkspaceRepository(session).access_by_token(
         auth_service.hash_token(secret), workspace_id
     )
     if found is None or (found.expires_at is not None and found.expires_at <= utcnow()):
         raise InvalidCredentials("The access token is unknown, revoked or expired.")
     principal = auth_service.user_principal(found.user_id, found.username, found.token_id)
-    return auth_service.VerifiedToken(principal, found.last_used_at), found.role
+    return VerifiedAccess(principal, found.role, found.expires_at, found.last_used_at)
 
 
-async def get_agent_access(
-    session: ReadOnlySession, principal: Principal, workspace_id: str, scope: str | None
+def may_enter(verified: VerifiedAccess, workspace_id: str) -> bool:
+    """Whether the verified token reaches into the workspace at all, whatever the route: a
+    member's token, or an agent's token of this workspace. Only such access is remembered
+    between requests."""
+    if verified.principal.kind is PrincipalKind.AGENT:
+        return verified.principal.workspace_id == workspace_id
+    return verified.role is not None
+
+
+def access_for(
+    verified: VerifiedAccess, workspace_id: str, required: Role, agent_scope: str | None
 ) -> WorkspaceAccess:
+    """The access a verified token grants for a route that needs ``required`` of a user, or
+    ``agent_scope`` of an agent."""
+    if verified.principal.kind is PrincipalKind.AGENT:
+        return agent_access(verified.principal, workspace_id, agent_scope)
+    role = None if verified.role is None else Role(verified.role)
+    return access_of(verified.principal, workspace_id, role, required)
+
+
+def agent_access(principal: Principal, workspace_id: str, scope: str | None) -> WorkspaceAccess:
     """An agent's access: only to the workspace of its token (404 elsewhere, as for a
-    non-member), and only where ``scope`` is one its token holds. Agents read as viewers do."""
-    workspace = None
-    if principal.workspace_id == workspace_id:
-        workspace = await WorkspaceRepository(session).get(workspace_id)
-    if workspace is None:
+    non-member), and only where ``scope`` is one its token holds. Agents read as viewers do.
+    The workspace exists while the agent's token verifies: agents and their tokens are
+    deleted with their workspace."""
+    if principal.workspace_id != workspace_id:
         raise _not_found(workspace_id)
     if scope is None or scope not in principal.scopes:
         held = ", ".join(sorted(principal.scopes)) or "none"
@@ -186,9 +209,7 @@ async def list_for(
         # An agent lists the one workspace of its token, when its scopes let it read it.
         if cursor is not None:
             return [], None
-        access = await get_agent_access(
-            session, principal, principal.workspace_id, Scope.WORKSPACES_READ.value
-        )
+        access = agent_access(principal, principal.workspace_id, Scope.WORKSPACES_READ.value)
         return [await get(session, access)], None
     statement = paginate(
         WorkspaceRepository(session).select_for_member(principal.id),
@@ -240,6 +261,7 @@ async def delete(session: WritableSession, access: WorkspaceAccess) -> None:
     workspace = (await get(session, access)).workspace
     workspace_id, before = access.workspace_id, _audited(workspace)
     await WorkspaceRepository(session).delete(workspace)
+    mark_access_changed(session)
     await session.flush()
     # After the cascade, like every writer: rows first, then the chain head, so that a
     # concurrent note write (note row, then head) cannot deadlock with this one.
@@ -309,6 +331,7 @@ async def change_role(
     if before == role:
         return member
     member.membership.role = role
+    mark_access_changed(session)
     await session.flush()
     await _record_member(session, access, "member.role_changed", user_id, before, role)
     return member
@@ -322,6 +345,7 @@ async def remove_member(session: WritableSession, access: WorkspaceAccess, user_
     owners, member = await _lock_owners_then_member(members, user_id)
     _ensure_another_owner(owners, member)
     await members.remove(user_id)
+    mark_access_changed(session)
     await _record_member(
         session, access, "member.removed", user_id, Role(member.membership.role), None
     )
