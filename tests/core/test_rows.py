@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, MetaData, String, Table, bindparam, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ainotes.auth.service import hash_token
@@ -56,6 +56,26 @@ class TestRows:
         assert first["tags"] == ["a", "b"]
         assert first["pinned"] is True
         assert first["created_at"].tzinfo is UTC
+
+    async def test_a_limit_parameter_works_where_the_dialect_adds_one_of_its_own(
+        self, database: Database, factory: Factory
+    ) -> None:
+        """SQLite renders ``LIMIT ? OFFSET ?`` and binds the offset itself."""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        for _ in range(3):
+            await factory.note(workspace, owner)
+        statement = _NOTES_CHANGED_AFTER.limit(bindparam("rows", type_=Integer))
+        parameters = {
+            "workspace_id": workspace["id"],
+            "after": datetime.now(UTC) - timedelta(hours=1),
+            "rows": 2,
+        }
+        async with database.read_session() as session:
+            rows = await RowQuery(statement).all(session, parameters)
+            expected = (await session.execute(statement, parameters)).mappings().all()
+        assert len(rows) == 2
+        assert rows == [dict(row) for row in expected]
 
     async def test_datetime_parameters_are_converted_as_sqlalchemy_binds_them(
         self, database: Database, factory: Factory

@@ -107,7 +107,7 @@ class TestListNotes:
                 items, cursor = await notes_service.list_notes(
                     session, access, NoteFilters(), NoteSort.UPDATED_AT, order, cursor, 1
                 )
-            seen.extend(note.id for note in items)
+            seen.extend(note["id"] for note in items)
             if cursor is None:
                 break
 

@@ -37,6 +37,9 @@ class Ordering:
     descending: bool
 
     def key_of(self, row: Any) -> list[Any]:
+        """The sort key of a row: an object with the columns as attributes, or a dict."""
+        if isinstance(row, dict):
+            return [row[self.column.key], row[self.id_column.key]]
         return [getattr(row, self.column.key), getattr(row, self.id_column.key)]
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from ainotes.core.db import ReadOnlySession
@@ -39,8 +40,12 @@ class _Compiled:
     parameters: tuple[tuple[str, _Processor | None], ...]
     # (position, processor) of the columns that need converting.
     columns: tuple[tuple[int, _Processor], ...]
+    # Values of the parameters the statement fixes itself (SQLite's OFFSET 0 after a LIMIT).
+    fixed: Mapping[str, Any]
 
     def values(self, parameters: Mapping[str, Any]) -> list[Any]:
+        if self.fixed:
+            parameters = {**parameters, **self.fixed}
         return [
             parameters[name] if process is None else process(parameters[name])
             for name, process in self.parameters
@@ -123,7 +128,11 @@ class RowInsert:
         if compiled is None:
             compiler = self.statement.compile(dialect=connection.dialect)
             compiled = _Compiled(
-                compiler.string, (), _parameters(compiler, connection.dialect, "RowInsert"), ()
+                compiler.string,
+                (),
+                _parameters(compiler, connection.dialect, "RowInsert"),
+                (),
+                _fixed(compiler),
             )
             self._compiled[connection.dialect.name] = compiled
         await connection.exec_driver_sql(
@@ -140,12 +149,24 @@ def _parameters(
     binds = compiler.binds
     if any(bind.expanding for bind in binds.values()):
         raise ValueError(f"a {kind} cannot expand IN lists")
-    if any(not bind.required for bind in binds.values()):
+    fixed = _fixed(compiler)
+    if any(not bind.required and name not in fixed for name, bind in binds.items()):
         raise ValueError(f"a {kind} takes named bindparams without values only")
     return tuple(
         (name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
         for name in compiler.positiontup
     )
+
+
+def _fixed(compiler: SQLCompiler) -> dict[str, Any]:
+    """Parameters the compiler added that are not in the statement, with their values: SQLite
+    renders ``OFFSET ?`` with 0 after every ``LIMIT``."""
+    own = {id(element) for element in visitors.iterate(compiler.statement)}
+    return {
+        name: bind.value
+        for name, bind in compiler.binds.items()
+        if not bind.required and id(bind) not in own
+    }
 
 
 def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled:
@@ -159,4 +180,4 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             columns.append((position, process))
-    return _Compiled(compiler.string, keys, parameters, tuple(columns))
+    return _Compiled(compiler.string, keys, parameters, tuple(columns), _fixed(compiler))

@@ -109,9 +109,7 @@ def build_router(settings: Settings) -> APIRouter:
         items, next_cursor = await notes_service.list_notes(
             session, access, filters, sort, order, cursor, limit
         )
-        return Page[NoteSummary].model_validate(
-            {"items": [n._asdict() for n in items], "next_cursor": next_cursor}
-        )
+        return Page[NoteSummary].model_validate({"items": items, "next_cursor": next_cursor})
 
     @router.get("/{note_id}", response_model=NoteDetail, responses=problem_responses(*one_note))
     async def get_note(

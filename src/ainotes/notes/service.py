@@ -7,7 +7,7 @@ revision history is the complete list of states the note has been in.
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, inspect
+from sqlalchemy import inspect
 from sqlalchemy.orm.exc import StaleDataError
 
 from ainotes.core import audit
@@ -229,7 +229,7 @@ async def list_notes(
     order: SortOrder,
     cursor: str | None,
     limit: int,
-) -> tuple[list[Row[Any]], str | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     """Summaries (every field but the body), one page."""
     ordering = ORDERINGS[(sort, order)]
     rows = await NoteRepository(session, access.workspace_id).page(filters, ordering, cursor, limit)
