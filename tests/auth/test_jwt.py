@@ -28,6 +28,7 @@ from ainotes.core.errors import PROBLEM_CONTENT_TYPE, PROBLEM_TYPE_BASE
 from ainotes.core.models import utcnow
 from tests.conftest import served
 from tests.factories import Factory
+from tests.problems import assert_problem
 
 pytestmark = pytest.mark.anyio
 
@@ -168,6 +169,15 @@ class TestHs256:
         )
         assert created.status_code == 201, created.text
         assert created.json()["created_by"] == actor.user_id
+        notes = f"/v1/workspaces/{created.json()['id']}/notes"
+        # A write's access check (JWT resolved before the write session opens) and a read's
+        # (JWT resolved inside the check).
+        written = await hs256_client.post(notes, json={"title": "By JWT"}, headers=headers)
+        assert written.status_code == 201, written.text
+        assert written.json()["created_by"] == actor.user_id
+        listed = await hs256_client.get(notes, headers=headers)
+        assert listed.status_code == 200, listed.text
+        assert [note["title"] for note in listed.json()["items"]] == ["By JWT"]
 
     async def test_personal_access_tokens_still_work(
         self, hs256_client: httpx.AsyncClient, factory: Factory
@@ -282,6 +292,21 @@ class TestCreateUsers:
             "/v1/workspaces", json={"name": "First"}, headers=bearer(hs256(subject))
         )
         assert response.status_code == 201, response.text
+
+    async def test_first_sign_in_on_a_workspace_route_creates_the_user_and_finds_nothing(
+        self, creating_client: httpx.AsyncClient, factory: Factory
+    ):
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        notes = f"/v1/workspaces/{workspace['id']}/notes"
+        for method, subject in (("GET", "reader"), ("POST", "writer")):
+            headers = bearer(hs256(f"{subject}-{uuid.uuid4().hex[:12]}"))
+            response = await creating_client.request(
+                method, notes, headers=headers, json={"title": "x"} if method == "POST" else None
+            )
+            assert_problem(response, 404, "workspace-not-found")
+            me = await creating_client.get("/v1/users/me", headers=headers)
+            assert me.status_code == 200, me.text
 
     async def test_invalid_token_creates_no_user(
         self, creating_client: httpx.AsyncClient, database: Database

@@ -101,17 +101,19 @@ def _reading(required: Role) -> Callable[..., Awaitable[WorkspaceAccess]]:
         request: Request,
         workspace_id: WorkspaceId,
         credentials: BearerCredentials,
-        jwt_principal: JwtPrincipal,
         session: ReadSession,
     ) -> WorkspaceAccess:
         def agent_scope(_: Principal) -> str | None:
             # Owner-only reads (the audit log) stay closed to agents whatever their scopes.
             return _section_scope(request) if required is Role.VIEWER else None
 
+        # A JWT is verified in the access check itself (``authenticate``), in sessions of its
+        # own: a read session holds no connection until its first statement, so unlike a
+        # write's, it can be open meanwhile. One dependency less on every read.
         return await _access(
             request,
             credentials,
-            jwt_principal,
+            None,
             session,
             workspace_id,
             required,
