@@ -215,7 +215,8 @@ def tokens_list(username: str) -> None:
 
 @tokens_app.command("revoke")
 def tokens_revoke(username: str, token_id: str) -> None:
-    """Revoke one of a user's tokens; it stops working at once."""
+    """Revoke one of a user's tokens. Writes refuse it at once; a running server's reads may
+    accept it for up to AINOTES_ACCESS_CACHE_SECONDS more."""
 
     async def work(session: WritableSession) -> None:
         user = await auth_service.get_user_by_username(session, username.lower())

@@ -84,15 +84,16 @@ def test_storing_again_renews_the_deadline_and_the_place(clock: Clock):
     assert cache.get("c") == 3
 
 
-def test_update_keeps_the_deadline(clock: Clock):
+def test_update_changes_what_is_there_and_keeps_the_deadline(clock: Clock):
     cache: AccessCache[str, int] = AccessCache(ttl_seconds=5)
     cache.store("token", 1, cache.generation)
+    cache.store("token", 10, cache.generation)  # stored by another request meanwhile
     clock.now += 4
-    cache.update("token", 2)
-    assert cache.get("token") == 2
+    cache.update("token", lambda current: current + 1)
+    assert cache.get("token") == 11
     clock.now += 1
     assert cache.get("token") is None
-    cache.update("token", 3)  # gone: nothing comes back
+    cache.update("token", lambda current: current + 1)  # gone: nothing comes back
     assert cache.get("token") is None
 
 

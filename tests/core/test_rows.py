@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ainotes.auth.service import hash_token
@@ -280,3 +280,68 @@ def test_sqlite_datetimes_are_read_as_utc(stored: str | None, read: datetime | N
     assert parsed == read
     if parsed is not None:
         assert parsed.tzinfo is UTC
+
+
+def _task_row(workspace_id: str, note_id: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "workspace_id": workspace_id,
+        "id": new_id(),
+        "note_id": note_id,
+        "note_version": 1,
+        "is_note_trashed": False,
+        "line": 0,
+        "level": 0,
+        "parent_id": None,
+        "text": "task",
+        "status": "open",
+        "due_on": None,
+        "due_rank": 7,
+        "tags": ["kept"],
+        "assignees": ["alice"],
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class TestRowInsertFixedParameters:
+    """Parameters with values of their own are the dialect's, on a SELECT only (SQLite's
+    OFFSET 0): an INSERT's compiler adds one for each column the statement leaves out."""
+
+    async def test_a_value_put_in_the_statement_by_its_author_is_still_refused(
+        self, database: Database, factory: Factory
+    ):
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        table = Task.__table__
+        values: dict[str, Any] = {c.key: bindparam(c.key) for c in table.c}
+        values["due_rank"] = 5  # the author's own value
+        row = _task_row(workspace["id"], note["id"])
+        with pytest.raises(ValueError, match="without values"):
+            async with database.write_session() as session:
+                await RowInsert(insert(table).values(values)).run(session, [row])
+
+    async def test_columns_the_statement_leaves_out_do_not_silently_become_null(
+        self, database: Database, factory: Factory
+    ):
+        """The compiler's parameter for ``assignees`` (which has a Python-side default) must
+        not override the value the row gives, as SQLAlchemy's executemany stores it."""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        table = Task.__table__
+        statement = insert(table).values(
+            {c.key: bindparam(c.key) for c in table.c if c.key != "assignees"}
+        )
+        row = _task_row(workspace["id"], note["id"])
+        try:
+            async with database.write_session() as session:
+                await RowInsert(statement).run(session, [row])
+        except ValueError:
+            return  # refused, as before: fine
+        async with database.read_session() as session:
+            stored = (
+                await session.execute(select(Task.assignees).where(Task.id == row["id"]))
+            ).scalar_one()
+        assert stored == row["assignees"]

@@ -20,6 +20,7 @@ from ainotes.auth.service import hash_token
 from ainotes.core.config import Settings
 from ainotes.core.db import Database
 from ainotes.core.models import utcnow
+from ainotes.workspaces import service as workspaces_service
 from tests.conftest import served
 from tests.factories import Actor, AgentActor, Factory
 from tests.problems import assert_problem
@@ -268,7 +269,7 @@ class TestChangesMadeElsewhere:
                     .where(AccessToken.token_hash == key[0])
                     .values(expires_at=expired)
                 )
-            database.access_cache.update(key, replace(cached, expires_at=expired))
+            database.access_cache.update(key, lambda entry: replace(entry, expires_at=expired))
             assert await reads(elsewhere, workspace, owner.headers) == 401
 
     async def test_cached_reads_do_not_record_the_tokens_use_again(
@@ -299,3 +300,69 @@ class TestChangesMadeElsewhere:
                 assert await reads(elsewhere, workspace, owner.headers) == 200
             # The cache knows the use was recorded a moment ago: no write per read.
             assert await last_used() is None
+
+
+class TestRaces:
+    async def test_a_lookup_overtaken_by_a_demotion_does_not_overwrite_the_fresh_entry(
+        self,
+        client: httpx.AsyncClient,
+        factory: Factory,
+        database: Database,
+        monkeypatch: pytest.MonkeyPatch,
+    ):
+        """A read R1 verifies the token (owner) before the demotion commits; after the
+        demotion another read R2 stores the new role (viewer). R1 then records the token's use:
+        that must touch the fresh entry's last use only, not put R1's ``owner`` back for the
+        rest of the TTL."""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        second = await factory.member(workspace, owner, "owner")
+        audit = f"/v1/workspaces/{workspace['id']}/audit"
+        key = (hash_token(second.token), workspace["id"])
+        # The token's last use is due to be recorded, so that R1 calls cache.update.
+        async with database.write_session() as session:
+            await session.execute(
+                update(AccessToken)
+                .where(AccessToken.token_hash == key[0])
+                .values(last_used_at=None)
+            )
+
+        real_verify = workspaces_service.verify_token
+        r1_has_read = anyio.Event()
+        release_r1 = anyio.Event()
+
+        async def slow_first_verify(session: Any, secret: str, workspace_id: str) -> Any:
+            verified = await real_verify(session, secret, workspace_id)
+            if secret == second.token and not r1_has_read.is_set():
+                # R1's answer from the database is in hand; it resumes later (a slow response).
+                r1_has_read.set()
+                await release_r1.wait()
+            return verified
+
+        monkeypatch.setattr(workspaces_service, "verify_token", slow_first_verify)
+        statuses: dict[str, int] = {}
+
+        async def r1() -> None:
+            statuses["r1"] = (await client.get(audit, headers=second.headers)).status_code
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(r1)
+            with anyio.fail_after(10):
+                await r1_has_read.wait()
+            demoted = await client.patch(
+                f"/v1/workspaces/{workspace['id']}/members/{second.user_id}",
+                json={"role": "viewer"},
+                headers=owner.headers,
+            )
+            assert demoted.status_code == 200, demoted.text
+            # R2: verified after the demotion, and remembered as a viewer.
+            assert_problem(await client.get(audit, headers=second.headers), 403)
+            cached = database.access_cache.get(key)
+            assert cached is not None
+            assert cached.role == "viewer"
+            release_r1.set()
+        assert statuses["r1"] == 200  # in flight before the demotion: fine
+
+        cached = database.access_cache.get(key)
+        assert cached is None or cached.role == "viewer", cached
+        assert_problem(await client.get(audit, headers=second.headers), 403, "insufficient-role")

@@ -15,7 +15,7 @@ module only keeps entries honest:
 """
 
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
@@ -76,11 +76,13 @@ class AccessCache(Generic[Key, Value]):
             del self._entries[next(iter(self._entries))]
         self._entries[key] = (time.monotonic() + self.ttl_seconds, value)
 
-    def update(self, key: Key, value: Value) -> None:
-        """Replace a remembered value, keeping its deadline (nothing if it is gone)."""
+    def update(self, key: Key, change: Callable[[Value], Value]) -> None:
+        """Apply ``change`` to the value remembered now, keeping its deadline (nothing if it is
+        gone). It changes what is there, not what the caller read earlier: another request may
+        have stored a newer value meanwhile."""
         entry = self._entries.get(key)
         if entry is not None:
-            self._entries[key] = (entry[0], value)
+            self._entries[key] = (entry[0], change(entry[1]))
 
     def invalidate(self) -> None:
         self.generation += 1
@@ -93,7 +95,7 @@ class AccessCache(Generic[Key, Value]):
 def mark_access_changed(session: AsyncSession) -> None:
     """Services call this when their transaction changes who may do what (a token revoked, a
     member removed, an agent disabled): the database's access cache is emptied once it
-    commits."""
+    commits (and, to be safe, whenever it ends)."""
     session.info[_ACCESS_CHANGED] = True
 
 

@@ -155,17 +155,20 @@ class Database:
             except BaseException as error:
                 if getattr(error, "commits_transaction", False):
                     await session.commit()
-                    self._committed(session)
+                    self._committed()
                 else:
                     await session.rollback()
                 raise
-        self._committed(session)
+            finally:
+                # After the commit; also after a rollback or a cancellation, when it costs a
+                # few lookups and can never leave a stale entry behind.
+                if access_changed(session):
+                    self.access_cache.invalidate()
+        self._committed()
 
-    def _committed(self, session: AsyncSession) -> None:
+    def _committed(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.wrote()
-        if access_changed(session):
-            self.access_cache.invalidate()
 
     @contextlib.asynccontextmanager
     async def read_session(self) -> AsyncIterator[ReadOnlySession]:

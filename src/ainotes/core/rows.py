@@ -127,13 +127,8 @@ class RowInsert:
         compiled = self._compiled.get(connection.dialect.name)
         if compiled is None:
             compiler = self.statement.compile(dialect=connection.dialect)
-            compiled = _Compiled(
-                compiler.string,
-                (),
-                _parameters(compiler, connection.dialect, "RowInsert"),
-                (),
-                _fixed(compiler),
-            )
+            parameters = _parameters(compiler, connection.dialect, "RowInsert", {})
+            compiled = _Compiled(compiler.string, (), parameters, (), {})
             self._compiled[connection.dialect.name] = compiled
         await connection.exec_driver_sql(
             compiled.sql, [tuple(compiled.values(row)) for row in rows]
@@ -141,15 +136,15 @@ class RowInsert:
 
 
 def _parameters(
-    compiler: SQLCompiler, dialect: Dialect, kind: str
+    compiler: SQLCompiler, dialect: Dialect, kind: str, fixed: Mapping[str, Any]
 ) -> tuple[tuple[str, _Processor | None], ...]:
-    """The statement's parameter names in placeholder order, with their bind processors."""
+    """The statement's parameter names in placeholder order, with their bind processors.
+    ``fixed`` names the parameters with values of their own that are allowed."""
     if compiler.positiontup is None:
         raise ValueError(f"{dialect.name} does not use positional parameters")
     binds = compiler.binds
     if any(bind.expanding for bind in binds.values()):
         raise ValueError(f"a {kind} cannot expand IN lists")
-    fixed = _fixed(compiler)
     if any(not bind.required and name not in fixed for name, bind in binds.items()):
         raise ValueError(f"a {kind} takes named bindparams without values only")
     return tuple(
@@ -159,8 +154,9 @@ def _parameters(
 
 
 def _fixed(compiler: SQLCompiler) -> dict[str, Any]:
-    """Parameters the compiler added that are not in the statement, with their values: SQLite
-    renders ``OFFSET ?`` with 0 after every ``LIMIT``."""
+    """Parameters the compiler added to a SELECT that are not in the statement, with their
+    values: SQLite renders ``OFFSET ?`` with 0 after every ``LIMIT``. (Not for an INSERT, whose
+    compiler adds a parameter, valueless, for each column the statement leaves out.)"""
     own = {id(element) for element in visitors.iterate(compiler.statement)}
     return {
         name: bind.value
@@ -171,7 +167,8 @@ def _fixed(compiler: SQLCompiler) -> dict[str, Any]:
 
 def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled:
     compiler = statement.compile(dialect=dialect)
-    parameters = _parameters(compiler, dialect, "RowQuery")
+    fixed = _fixed(compiler)
+    parameters = _parameters(compiler, dialect, "RowQuery", fixed)
     keys = tuple(str(column.key) for column in statement.selected_columns)
     if len(set(keys)) != len(keys):
         raise ValueError(f"columns of the same key: label them ({', '.join(keys)})")
@@ -180,4 +177,4 @@ def _compile(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> _Compiled
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             columns.append((position, process))
-    return _Compiled(compiler.string, keys, parameters, tuple(columns), _fixed(compiler))
+    return _Compiled(compiler.string, keys, parameters, tuple(columns), fixed)

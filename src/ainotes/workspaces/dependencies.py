@@ -67,7 +67,7 @@ async def _verified_token(
         if reading and workspaces_service.may_enter(verified, workspace_id):
             cache.store(key, verified, generation)
     if note_token_use(request, verified.principal, verified.last_used_at):
-        cache.update(key, replace(verified, last_used_at=now))
+        cache.update(key, lambda current: replace(current, last_used_at=now))
     return verified
 
 
