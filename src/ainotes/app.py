@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 
 from ainotes import __version__
 from ainotes.agent_actions import routes as agent_actions_routes
@@ -69,6 +70,10 @@ Authenticate with `Authorization: Bearer <token>`.
 """
 
 
+# FastAPI's native OpenTelemetry, off unless AINOTES_OPENTELEMETRY asks for it.
+TELEMETRY_OFF: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -97,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_tags=[{"name": tag} for tag in DOCUMENTED_TAG_ORDER],
+        telemetry=None if settings.opentelemetry else TELEMETRY_OFF,
     )
     app.state.settings = settings
     app.state.jwt_verifier = JwtVerifier(settings) if settings.jwt_enabled else None
