@@ -106,3 +106,27 @@ class TestRejectedSettings:
     def test_out_of_range_values(self, field: str, value: object) -> None:
         with pytest.raises(ValidationError, match=field):
             make_settings(**{field: value})
+
+
+ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def test_env_example_documents_every_setting() -> None:
+    """README promises that .env.example lists every setting; each as AINOTES_NAME=… (or
+    commented out), and every line it sets names a real setting."""
+    text = ENV_EXAMPLE.read_text()
+    for name in Settings.model_fields:
+        assert f"AINOTES_{name.upper()}=" in text, f"AINOTES_{name.upper()} is not documented"
+    known = {f"AINOTES_{name.upper()}" for name in Settings.model_fields}
+    for line in text.splitlines():
+        stripped = line.lstrip("# ")
+        if stripped.startswith("AINOTES_") and "=" in stripped:
+            assert stripped.split("=", 1)[0] in known, line
+
+
+def test_env_example_values_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        if line.startswith("AINOTES_") and "=" in line:
+            key, value = line.split("=", 1)
+            monkeypatch.setenv(key, value)
+    Settings(_env_file=None)  # type: ignore[call-arg]
