@@ -8,12 +8,19 @@ from pathlib import Path
 import pytest
 
 from ainotes.attachments import service as attachments_service
-from ainotes.attachments.errors import AttachmentTooLarge, MalformedUpload
+from ainotes.attachments.errors import (
+    AttachmentContentMissing,
+    AttachmentTooLarge,
+    MalformedUpload,
+)
 from ainotes.attachments.headers import ByteRange, UnsatisfiableRange, parse_range
 from ainotes.attachments.multipart import FormFile
 from ainotes.attachments.sniffing import served_type, sniff
 from ainotes.attachments.storage import BlobMissing, LocalBlobStore
+from ainotes.auth.service import user_principal
 from ainotes.core.db import Database
+from ainotes.workspaces.models import Role
+from ainotes.workspaces.service import WorkspaceAccess
 from tests.factories import Factory
 
 pytestmark = pytest.mark.anyio
@@ -245,3 +252,53 @@ class TestListReferenced:
             found = await attachments_service.list_referenced(session, workspace["id"], body)
             found_ids = [a.id for a in found]
         assert found_ids == [mine_2, mine_1]
+
+
+class _UnopenableStore(LocalBlobStore):
+    """A real store whose blobs may be checked but not opened."""
+
+    async def open_range(self, key: str, start: int, end: int) -> AsyncIterator[bytes]:
+        raise AssertionError(f"blob {key} was opened ({start}-{end})")
+
+
+class TestOpenContentWithoutBody:
+    async def test_checks_the_blob_exists_and_never_opens_it(
+        self, factory: Factory, database: Database, tmp_path: Path
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        content = os.urandom(4096)
+        response = await factory.client.post(
+            f"/v1/workspaces/{workspace['id']}/attachments",
+            content=content,
+            headers=owner.headers,
+        )
+        assert response.status_code == 201, response.text
+        attachment = response.json()
+        store = _UnopenableStore(tmp_path)
+        access = WorkspaceAccess(workspace["id"], Role.VIEWER, user_principal(owner.user_id, "o"))
+
+        async def open_without_body() -> attachments_service.Download:
+            async with database.read_session() as session:
+                return await attachments_service.open_content(
+                    session,
+                    access,
+                    attachment["id"],
+                    store,
+                    range_header="bytes=10-19",
+                    if_range=None,
+                    if_none_match=None,
+                    with_body=False,
+                )
+
+        with pytest.raises(AttachmentContentMissing):
+            await open_without_body()  # not in this store
+        await store.put_stream(_chunks_of(content))
+        download = await open_without_body()
+        assert download.byte_range == ByteRange(10, 19)
+        assert download.chunks is not None
+        assert [chunk async for chunk in download.chunks] == []
+
+
+async def _chunks_of(content: bytes) -> AsyncIterator[bytes]:
+    yield content

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from ainotes.attachments import service as attachments_service
@@ -24,6 +24,7 @@ from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IDEMPOTENCY_PROBLEMS, IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.middleware import answering_head
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
@@ -178,6 +179,7 @@ def build_router(settings: Settings) -> APIRouter:
         },
     )
     async def get_attachment_content(
+        request: Request,
         attachment_id: AttachmentId,
         access: ViewableWorkspace,
         session: ReadSession,
@@ -195,6 +197,7 @@ def build_router(settings: Settings) -> APIRouter:
             range_header=range_header,
             if_range=if_range,
             if_none_match=if_none_match,
+            with_body=not answering_head(request),
         )
         return _content_response(download)
 

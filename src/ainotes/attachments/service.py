@@ -288,8 +288,10 @@ async def open_content(
     range_header: str | None,
     if_range: str | None,
     if_none_match: str | None,
+    with_body: bool = True,
 ) -> Download:
-    """What to send for GET …/content: the whole file, one range of it, or "not modified"."""
+    """What to send for GET …/content: the whole file, one range of it, or "not modified".
+    Without the body (HEAD), the blob is only checked to exist, never opened."""
     attachment = await get(session, access, attachment_id)
     etag = etag_of(attachment)
     if etag_matches(if_none_match, etag):
@@ -308,13 +310,24 @@ async def open_content(
     start, end = (
         (0, attachment.size - 1) if byte_range is None else (byte_range.start, byte_range.end)
     )
+    missing = AttachmentContentMissing(
+        f"The content of attachment {attachment_id} is missing from storage."
+    )
+    if not with_body:
+        if not await store.exists(attachment.sha256):
+            raise missing
+        return Download(attachment, byte_range, not_modified=False, chunks=_no_chunks())
     try:
         chunks = await store.open_range(attachment.sha256, start, end)
     except BlobMissing:
-        raise AttachmentContentMissing(
-            f"The content of attachment {attachment_id} is missing from storage."
-        ) from None
+        raise missing from None
     return Download(attachment, byte_range, not_modified=False, chunks=chunks)
+
+
+async def _no_chunks() -> AsyncIterator[bytes]:
+    """The body of a HEAD: nothing (an async generator that yields no chunk)."""
+    return
+    yield
 
 
 # --- delete -----------------------------------------------------------------------------

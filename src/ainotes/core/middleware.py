@@ -29,6 +29,7 @@ from ainotes.core.errors import (
 from ainotes.core.ids import new_id
 
 REQUEST_ID_HEADER = "x-request-id"
+_HEAD_SCOPE_KEY = "ainotes.head"
 # Accepted from clients as-is; anything else is replaced so that logs cannot be forged.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # Correlation headers agents send to tie requests to their workflows. Unlike X-Request-ID
@@ -47,6 +48,12 @@ error_logger = structlog.get_logger("ainotes.errors")
 
 BODY_TOO_LARGE = "The request body exceeds the maximum size this server accepts."
 UNEXPECTED_ERROR = "An unexpected error occurred; it has been logged."
+
+
+def answering_head(request: Request) -> bool:
+    """Whether this GET answers a HEAD: for routes whose body is costly to produce (a stored
+    file), so that they can leave it out; the middleware drops any body a HEAD is given."""
+    return bool(request.scope.get(_HEAD_SCOPE_KEY))
 
 
 def _too_long(declared_length: bytes, limit: int) -> bool:
@@ -176,7 +183,7 @@ class RequestContextMiddleware:
         if method == "HEAD":
             # HEAD is GET without the body (RFC 9110, 9.3.2): the routes answer it as GET and
             # the body is dropped on the way out. A copy, so that the server still sees HEAD.
-            scope = {**scope, "method": "GET"}
+            scope = {**scope, "method": "GET", _HEAD_SCOPE_KEY: True}
         headers: dict[bytes, bytes] = dict(scope["headers"])
         request_id = _safe(headers.get(b"x-request-id")) or new_id()
         invalid_header = _invalid_correlation_header(headers)
