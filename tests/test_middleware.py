@@ -292,6 +292,27 @@ class TestCors:
         }
         assert {"x-request-id", "idempotent-replayed", "etag", "location"} <= exposed
 
+    @pytest.mark.parametrize(
+        ("path", "headers", "status"),
+        [
+            ("/v1/workspaces", {"X-Workflow-ID": "not allowed!"}, 400),
+            ("/v1/workspaces", {"Content-Length": str(10**9)}, 413),
+            ("/v1/workspaces?cursor=a%00b", {}, 422),
+        ],
+    )
+    async def test_problems_answered_before_routing_carry_cors_headers(
+        self, cors_client: httpx.AsyncClient, path: str, headers: dict[str, str], status: int
+    ) -> None:
+        """A browser hides a response without them from the page: the client could not read
+        why its request failed."""
+        method = "POST" if "Content-Length" in headers else "GET"
+        request = cors_client.build_request(method, path, headers={"Origin": ORIGIN, **headers})
+        response = await cors_client.send(request)
+        problem = assert_problem(response, status)
+        assert response.headers["access-control-allow-origin"] == ORIGIN
+        assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+        assert problem["request_id"] == response.headers["x-request-id"]
+
     async def test_other_origins_get_no_cors_headers(self, cors_client: httpx.AsyncClient) -> None:
         response = await cors_client.get("/health", headers={"Origin": "https://evil.test"})
         assert "access-control-allow-origin" not in response.headers

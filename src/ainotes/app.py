@@ -3,9 +3,10 @@
 import gc
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from typing import Any, Literal
 
 import swagger_ui_bundle
@@ -15,6 +16,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.telemetry import TelemetryConfig
+from starlette.types import ASGIApp
 
 from ainotes import __version__
 from ainotes.agent_actions import routes as agent_actions_routes
@@ -107,10 +109,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.jwt_verifier = JwtVerifier(settings) if settings.jwt_enabled else None
     install_error_handlers(app)
+    with_cors: Callable[[ASGIApp], ASGIApp] | None = None
     if settings.cors_origin_list:
-        # Added first, so it runs inside the request-id middleware: its answers, preflights
-        # included, carry the request id too.
-        app.add_middleware(
+        with_cors = partial(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
@@ -118,12 +119,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=EXPOSED_HEADERS,
             max_age=600,
         )
+        # Added first, so it runs inside the request-id middleware: its answers, preflights
+        # included, carry the request id too. The problems that middleware answers itself
+        # (before routing) go through CORS on their own (wrap_own_answers), so that a browser
+        # client can read them.
+        app.add_middleware(with_cors)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_request_body_bytes,
         upload_path=UPLOAD_PATH,
         max_upload_bytes=settings.max_attachment_bytes,
         form_framing_bytes=FORM_FRAMING_BYTES,
+        wrap_own_answers=with_cors,
     )
 
     health.install(app)

@@ -7,6 +7,7 @@ runs every request through an extra task and memory stream, which costs throughp
 import logging
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -63,8 +64,16 @@ def _too_long(declared_length: bytes, limit: int) -> bool:
         return False
 
 
-async def _send_problem(scope: Scope, receive: Receive, send: Send, error: ProblemError) -> None:
-    response = problem_response(Request(scope, receive), error)
+async def _send_problem(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    error: ProblemError,
+    wrap: Callable[[ASGIApp], ASGIApp] | None = None,
+) -> None:
+    response: ASGIApp = problem_response(Request(scope, receive), error)
+    if wrap is not None:
+        response = wrap(response)
     await response(scope, receive, send)
 
 
@@ -154,8 +163,12 @@ class RequestContextMiddleware:
         upload_path: re.Pattern[str] | None = None,
         max_upload_bytes: int = 0,
         form_framing_bytes: int = 0,
+        wrap_own_answers: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         self.app = app
+        # What the problems this middleware answers itself go through: the middleware that
+        # runs inside this one (CORS), which those answers would otherwise miss.
+        self.wrap_own_answers = wrap_own_answers
         self.max_body_bytes = max_body_bytes
         # Paths that take file uploads get their own, larger limit; a multipart form gets
         # room for its framing on top, so that a file at the limit fits in a form too.
@@ -255,9 +268,16 @@ class RequestContextMiddleware:
                         "letters, digits and . _ : / -",
                         header=invalid_header,
                     ),
+                    self.wrap_own_answers,
                 )
             elif declared_length is not None and _too_long(declared_length, body_limit):
-                await _send_problem(scope, receive, send_with_ids, ContentTooLarge(BODY_TOO_LARGE))
+                await _send_problem(
+                    scope,
+                    receive,
+                    send_with_ids,
+                    ContentTooLarge(BODY_TOO_LARGE),
+                    self.wrap_own_answers,
+                )
             elif b"%00" in scope["query_string"]:
                 await _send_problem(
                     scope,
@@ -267,6 +287,7 @@ class RequestContextMiddleware:
                         NUL_IN_TEXT,
                         errors=nul_in_text_errors("query"),
                     ),
+                    self.wrap_own_answers,
                 )
             else:
                 await self.app(scope, receive_within_limit, send_with_ids)
@@ -274,7 +295,13 @@ class RequestContextMiddleware:
             error_logger.exception("unhandled exception", exc_info=exc)
             if response_started:
                 raise
-            await _send_problem(scope, receive, send_with_ids, ProblemError(UNEXPECTED_ERROR))
+            await _send_problem(
+                scope,
+                receive,
+                send_with_ids,
+                ProblemError(UNEXPECTED_ERROR),
+                self.wrap_own_answers,
+            )
         finally:
             if self.logs_access:
                 self._log_access(method, scope, status, started)
