@@ -456,39 +456,6 @@ async def small_client(settings: Settings, tmp_path: Path) -> AsyncIterator[http
         yield client
 
 
-class TestHead:
-    """HEAD of the content: GET's status and headers, no body."""
-
-    DATA = bytes(range(256)) * 64
-
-    async def head(self, space: Space, attachment_id: str, **headers: str) -> httpx.Response:
-        return await space.client.head(
-            f"{space.url}/{attachment_id}/content", headers={**space.owner.headers, **headers}
-        )
-
-    @pytest.mark.parametrize("range_header", [None, "bytes=100-199"])
-    async def test_same_headers_as_get(self, space: Space, range_header: str | None) -> None:
-        attachment = await space.uploaded(self.DATA)
-        headers = {"Range": range_header} if range_header else {}
-        got = await space.content(attachment["id"], **headers)
-        head = await self.head(space, attachment["id"], **headers)
-        assert head.status_code == got.status_code == (206 if range_header else 200)
-        assert head.content == b""
-        for name in ("content-length", "content-type", "content-range", "etag", "accept-ranges"):
-            assert head.headers.get(name) == got.headers.get(name), name
-
-    async def test_not_modified_and_missing_content_as_get(self, space: Space) -> None:
-        attachment = await space.uploaded(self.DATA)
-        etag = (await space.content(attachment["id"])).headers["etag"]
-        unchanged = await self.head(space, attachment["id"], **{"If-None-Match": etag})
-        assert unchanged.status_code == 304
-        space.blob_path(attachment["sha256"]).unlink()
-        got = await space.content(attachment["id"])
-        head = await self.head(space, attachment["id"])
-        assert head.status_code == got.status_code
-        assert head.headers["content-type"] == got.headers["content-type"]
-
-
 class TestUploadLimit:
     async def test_oversized_stream_is_413_and_leaves_nothing(
         self, space: Space, small_client: httpx.AsyncClient, tmp_path: Path
