@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
+from ainotes.core.db import Database
+from ainotes.core.ids import new_id
 from tests.factories import Factory
 
 pytestmark = pytest.mark.anyio
@@ -70,3 +72,28 @@ async def test_an_inline_sqlite_read_runs_without_a_turn_of_the_event_loop(
         sent.clear()
         assert _suspensions(app(_get(path, owner.token), receive, send)) == 0
         assert sent[0]["status"] == 200, sent
+
+
+async def test_a_read_returns_its_connection_before_the_response_starts(
+    app: FastAPI, database: Database, factory: Factory
+) -> None:
+    """The read session ends as the endpoint returns, before the first byte of the answer,
+    on a success and on a problem alike: a slow client never holds a connection (or, on
+    SQLite, a snapshot that keeps the WAL from being checkpointed)."""
+    owner = await factory.user()
+    workspace = await factory.workspace(owner)
+    note = await factory.note(workspace, owner)
+    notes = f"/v1/workspaces/{workspace['id']}/notes"
+    checked_out_at_start: list[tuple[int, int]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            pool = database.read_engine.pool
+            checked_out_at_start.append((message["status"], pool.checkedout()))  # type: ignore[attr-defined]
+
+    for path in (f"{notes}/{note['id']}", notes, f"{notes}/{new_id()}"):
+        await app(_get(path, owner.token), receive, send)
+    assert checked_out_at_start == [(200, 0), (200, 0), (404, 0)]
