@@ -1,11 +1,22 @@
-"""RowQuery and RowInsert: the same rows SQLAlchemy's execution gives and stores, on the
+"""RowQuery and RowWrite: the same rows SQLAlchemy's execution gives and stores, on the
 session's own transaction."""
 
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, insert, select
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ainotes.auth.service import hash_token
@@ -13,7 +24,7 @@ from ainotes.core.config import Settings
 from ainotes.core.db import Database
 from ainotes.core.ids import new_id
 from ainotes.core.models import UTCDateTime, _sqlite_utc, table_insert
-from ainotes.core.rows import RowInsert, RowQuery
+from ainotes.core.rows import RowQuery, RowWrite
 from ainotes.notes.models import Note
 from ainotes.notes.repository import NOTE_COLUMNS
 from ainotes.tasks.models import Task
@@ -199,7 +210,7 @@ def _task_rows(workspace_id: str, note_id: str, count: int) -> list[dict[str, An
     ]
 
 
-class TestRowInsert:
+class TestRowWrite:
     async def test_stores_what_sqlalchemys_executemany_stores(
         self, database: Database, factory: Factory
     ) -> None:
@@ -210,7 +221,7 @@ class TestRowInsert:
         theirs = [{**row, "id": new_id()} for row in ours]
 
         async with database.write_session() as session:
-            await RowInsert(table_insert(Task)).run(session, ours)
+            await RowWrite(table_insert(Task)).run(session, ours)
             await session.execute(table_insert(Task), theirs)
 
         columns = select(*Task.__table__.c).where(Task.id == bindparam("id"))
@@ -241,9 +252,7 @@ class TestRowInsert:
                 updated_by=owner.user_id,
             )
             session.add(note)
-            await RowInsert(table_insert(Task)).run(
-                session, _task_rows(workspace["id"], note.id, 1)
-            )
+            await RowWrite(table_insert(Task)).run(session, _task_rows(workspace["id"], note.id, 1))
         async with database.read_session() as session:
             found = await session.execute(select(Task.id).where(Task.note_id == note.id))
             assert len(found.all()) == 1
@@ -257,10 +266,46 @@ class TestRowInsert:
         [row] = _task_rows(workspace["id"], note["id"], 1)
         with pytest.raises(IntegrityError):
             async with database.write_session() as session:
-                await RowInsert(table_insert(Task)).run(session, [row, row])
+                await RowWrite(table_insert(Task)).run(session, [row, row])
+
+    async def test_updates_and_deletes_run_once_per_row(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        rows = _task_rows(workspace["id"], note["id"], 4)
+        tasks = Task.__table__
+        by_id = (tasks.c.workspace_id == bindparam("workspace_id")) & (
+            tasks.c.id == bindparam("id")
+        )
+        rename = RowWrite(update(tasks).where(by_id).values(text=bindparam("new_text")))
+        remove = RowWrite(delete(tasks).where(by_id))
+        async with database.write_session() as session:
+            await RowWrite(table_insert(Task)).run(session, rows)
+            await rename.run(
+                session,
+                [
+                    {"workspace_id": workspace["id"], "id": row["id"], "new_text": f"renamed {n}"}
+                    for n, row in enumerate(rows[:2])
+                ],
+            )
+            await remove.run(session, [{"workspace_id": workspace["id"], "id": rows[3]["id"]}])
+            # Another workspace's id names nothing here.
+            await remove.run(session, [{"workspace_id": new_id(), "id": rows[2]["id"]}])
+
+        async with database.read_session() as session:
+            stored = await session.execute(
+                select(Task.id, Task.text).where(Task.note_id == note["id"]).order_by(Task.id)
+            )
+            assert dict(stored.all()) == {
+                rows[0]["id"]: "renamed 0",
+                rows[1]["id"]: "renamed 1",
+                rows[2]["id"]: rows[2]["text"],
+            }
 
     async def test_no_rows_run_nothing(self, database: Database) -> None:
-        statement = RowInsert(table_insert(Task))
+        statement = RowWrite(table_insert(Task))
         async with database.write_session() as session:
             await statement.run(session, [])
         assert statement._compiled == {}
@@ -304,7 +349,7 @@ def _task_row(workspace_id: str, note_id: str) -> dict[str, Any]:
     }
 
 
-class TestRowInsertFixedParameters:
+class TestRowWriteFixedParameters:
     """Parameters with values of their own are the dialect's, on a SELECT only (SQLite's
     OFFSET 0): an INSERT's compiler adds one for each column the statement leaves out."""
 
@@ -320,7 +365,7 @@ class TestRowInsertFixedParameters:
         row = _task_row(workspace["id"], note["id"])
         with pytest.raises(ValueError, match="without values"):
             async with database.write_session() as session:
-                await RowInsert(insert(table).values(values)).run(session, [row])
+                await RowWrite(insert(table).values(values)).run(session, [row])
 
     async def test_columns_the_statement_leaves_out_do_not_silently_become_null(
         self, database: Database, factory: Factory
@@ -337,7 +382,7 @@ class TestRowInsertFixedParameters:
         row = _task_row(workspace["id"], note["id"])
         try:
             async with database.write_session() as session:
-                await RowInsert(statement).run(session, [row])
+                await RowWrite(statement).run(session, [row])
         except ValueError:
             return  # refused, as before: fine
         async with database.read_session() as session:

@@ -1,5 +1,5 @@
 """``RowQuery``: a fixed Core SELECT run straight on the session's driver connection; and
-``RowInsert``: a fixed INSERT of many rows, its parameters converted here.
+``RowWrite``: a fixed INSERT, UPDATE or DELETE for many rows, its parameters converted here.
 
 For the few statements on the path of nearly every request (the token and membership check,
 a note by id). Around each statement SQLAlchemy's execution machinery costs ~0.1 ms of CPU,
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Insert, Select
+from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -100,21 +100,23 @@ class RowQuery:
         return compiled
 
 
-class RowInsert:
-    """A fixed INSERT (or INSERT … ON CONFLICT) of many rows: derived rows of a note write
-    (its tasks, their labels, its links, their search documents), twenty of each and more for
-    a note with twenty tasks and links.
+class RowWrite:
+    """A fixed INSERT (or INSERT … ON CONFLICT), UPDATE or DELETE run once per row of
+    parameters: derived rows of a note write (its tasks, their labels, its links, their search
+    documents), twenty of each and more for a note with twenty tasks and links; the links
+    re-pointed when a title appears or goes.
 
     Given a list of dicts, SQLAlchemy prepares each parameter set through the statement's
     compiled form in Python, several µs a row (a note with 20 tasks and 20 links has 81 such
-    rows: ~0.5 ms of its 7-8 ms of CPU). A RowInsert compiles once per dialect, converts
-    each row with the types' own bind processors into a tuple in placeholder order, and runs
-    the tuples as one executemany through ``exec_driver_sql``: still SQLAlchemy's connection,
-    so its errors are wrapped, and a dropped connection invalidated, as for any statement.
-    Each row gives every column the statement names; the table's column defaults are not
-    applied."""
+    rows: ~0.5 ms of its 7-8 ms of CPU), and an ORM-enabled UPDATE builds and looks up its
+    statement on every call. A RowWrite compiles once per dialect, converts each row with the
+    types' own bind processors into a tuple in placeholder order, and runs the tuples as one
+    executemany through ``exec_driver_sql``: still SQLAlchemy's connection, so its errors are
+    wrapped, and a dropped connection invalidated, as for any statement. Each row gives every
+    parameter the statement names (an INSERT's: every column it names); the table's column
+    defaults are not applied."""
 
-    def __init__(self, statement: Insert) -> None:
+    def __init__(self, statement: Insert | Update | Delete) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
@@ -127,7 +129,7 @@ class RowInsert:
         compiled = self._compiled.get(connection.dialect.name)
         if compiled is None:
             compiler = self.statement.compile(dialect=connection.dialect)
-            parameters = _parameters(compiler, connection.dialect, "RowInsert", {})
+            parameters = _parameters(compiler, connection.dialect, "RowWrite", {})
             compiled = _Compiled(compiler.string, (), parameters, (), {})
             self._compiled[connection.dialect.name] = compiled
         await connection.exec_driver_sql(

@@ -7,17 +7,35 @@ other end of a link.
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, delete, func, or_, select, update
+from sqlalchemy import Row, Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
-from ainotes.core.rows import RowInsert
+from ainotes.core.rows import RowWrite
 from ainotes.notes.models import Note
 from ainotes.relationships.models import BODY, MANUAL, NoteTitleKey, Relationship
 
-_INSERT_RELATIONSHIPS = RowInsert(table_insert(Relationship))
+_INSERT_RELATIONSHIPS = RowWrite(table_insert(Relationship))
+# The oldest live note with the link's title key, or nothing.
+_WINNER = (
+    select(func.min(NoteTitleKey.note_id))
+    .where(
+        NoteTitleKey.workspace_id == Relationship.workspace_id,
+        NoteTitleKey.title_key == Relationship.target_title_key,
+    )
+    .scalar_subquery()
+)
+_RERESOLVE = RowWrite(
+    update(Relationship)
+    .where(
+        Relationship.workspace_id == bindparam("workspace_id"),
+        Relationship.source == bindparam("source"),
+        Relationship.target_title_key == bindparam("key"),
+    )
+    .values(target_note_id=_WINNER)
+)
 
 # ULIDs sort by creation time, so the id alone is a stable, meaningful order.
 BY_ID = Ordering("id", Relationship.id, Relationship.id, descending=False)
@@ -109,26 +127,10 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
 
     async def reresolve(self, keys: Collection[str]) -> None:
         """Point every body link naming one of ``keys`` at the oldest live note with that title
-        key, or at nothing: one statement, whatever happened to the titles."""
-        if not keys:
-            return
-        winner = (
-            select(func.min(NoteTitleKey.note_id))
-            .where(
-                NoteTitleKey.workspace_id == Relationship.workspace_id,
-                NoteTitleKey.title_key == Relationship.target_title_key,
-            )
-            .scalar_subquery()
-        )
-        await self.session.execute(
-            update(Relationship)
-            .where(
-                Relationship.workspace_id == self.workspace_id,
-                Relationship.source == BODY,
-                Relationship.target_title_key.in_(keys),
-            )
-            .values(target_note_id=winner)
-            .execution_options(synchronize_session=False)
+        key, or at nothing: one statement per key, whatever happened to the titles."""
+        await _RERESOLVE.run(
+            self.session,
+            [{"workspace_id": self.workspace_id, "source": BODY, "key": key} for key in keys],
         )
 
     async def outgoing(

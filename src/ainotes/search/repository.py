@@ -34,7 +34,7 @@ from sqlalchemy.types import TypeEngine
 
 from ainotes.core.db import ReadOnlySession
 from ainotes.core.models import UTCDateTime
-from ainotes.core.rows import RowInsert
+from ainotes.core.rows import RowWrite
 from ainotes.notes.models import Note
 from ainotes.search.models import SearchDocument
 from ainotes.search.query import Phrase, SearchQuery, render_fts5, render_tsquery
@@ -255,8 +255,8 @@ def _upsert_statement(insert: Any) -> Any:
     )
 
 
-_SQLITE_UPSERT = RowInsert(_upsert_statement(sqlite.insert))
-_POSTGRES_UPSERT = RowInsert(_upsert_statement(postgresql.insert))
+_SQLITE_UPSERT = RowWrite(_upsert_statement(sqlite.insert))
+_POSTGRES_UPSERT = RowWrite(_upsert_statement(postgresql.insert))
 _SQLITE_TOP_ROWID = select(func.max(SearchDocument.fts_rowid)).where(
     SearchDocument.fts_rowid.between(bindparam("first"), bindparam("last"))
 )

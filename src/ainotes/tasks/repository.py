@@ -7,12 +7,12 @@ from sqlalchemy import Select, delete, exists, update
 from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
 from ainotes.core.repository import WorkspaceRepository
-from ainotes.core.rows import RowInsert
+from ainotes.core.rows import RowWrite
 from ainotes.tasks.models import NO_DUE_RANK, LabelKind, Task, TaskLabel
 from ainotes.tasks.schemas import TaskFilters
 
-_INSERT_TASKS = RowInsert(table_insert(Task))
-_INSERT_LABELS = RowInsert(table_insert(TaskLabel))
+_INSERT_TASKS = RowWrite(table_insert(Task))
+_INSERT_LABELS = RowWrite(table_insert(TaskLabel))
 
 
 def due_rank(due: date | None) -> int:
