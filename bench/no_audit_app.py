@@ -24,7 +24,7 @@ async def _no_record(*args: Any, **kwargs: Any) -> None:  # noqa: ARG001
 
 
 def disable_audit() -> None:
-    audit.record = _no_record  # type: ignore[assignment]
+    audit.record = _no_record
 
 
 def create_app() -> Any:
