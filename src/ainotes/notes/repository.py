@@ -1,11 +1,12 @@
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, delete, exists, select
 
+from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, bound_page_parameters, paginate, paginate_bound
 from ainotes.core.repository import WorkspaceRepository
-from ainotes.core.rows import RowQuery
+from ainotes.core.rows import RowQuery, RowWrite
 from ainotes.notes.models import Note, NoteRevision, NoteTag
 from ainotes.notes.schemas import NoteFilters, NoteSummary
 
@@ -18,6 +19,17 @@ NOTE_COLUMNS = RowQuery(
         Note.workspace_id == bindparam("workspace_id"), Note.id == bindparam("note_id")
     )
 )
+
+
+# A note write's own rows (its tags, its revision) go in as rows: nothing in the request reads
+# them back through the session, and as entities the unit of work built and flushed each.
+_DELETE_TAGS = RowWrite(
+    delete(NoteTag).where(
+        NoteTag.workspace_id == bindparam("workspace_id"), NoteTag.note_id == bindparam("note_id")
+    )
+)
+_INSERT_TAGS = RowWrite(table_insert(NoteTag))
+_INSERT_REVISION = RowWrite(table_insert(NoteRevision))
 
 
 class NoteRepository(WorkspaceRepository[Note]):
@@ -73,15 +85,13 @@ class NoteRepository(WorkspaceRepository[Note]):
         return (await self.session.execute(statement)).scalars().all()
 
     async def replace_tags(self, note_id: str, tags: list[str]) -> None:
-        await self.session.execute(
-            delete(NoteTag).where(
-                NoteTag.workspace_id == self.workspace_id, NoteTag.note_id == note_id
-            )
+        await _DELETE_TAGS.run(
+            self.session, [{"workspace_id": self.workspace_id, "note_id": note_id}]
         )
-        if tags:
-            self.session.add_all(
-                NoteTag(workspace_id=self.workspace_id, note_id=note_id, tag=tag) for tag in tags
-            )
+        await _INSERT_TAGS.run(
+            self.session,
+            [{"workspace_id": self.workspace_id, "note_id": note_id, "tag": tag} for tag in tags],
+        )
 
     async def delete(self, note: Note) -> None:
         await self.session.delete(note)
@@ -107,8 +117,9 @@ class RevisionRepository(WorkspaceRepository[NoteRevision]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    def add(self, revision: NoteRevision) -> None:
-        self.session.add(revision)
+    async def add(self, revision: Mapping[str, Any]) -> None:
+        """A new version's revision, every column given."""
+        await _INSERT_REVISION.run(self.session, [{**revision, "workspace_id": self.workspace_id}])
 
 
 class _ListingShape(NamedTuple):

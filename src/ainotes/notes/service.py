@@ -123,7 +123,7 @@ def _not_found(note_id: str) -> NoteNotFound:
     return NoteNotFound(f"No note {note_id} exists in this workspace.")
 
 
-def _record_revision(
+async def _record_revision(
     session: WritableSession,
     note: Note,
     change: str,
@@ -131,24 +131,23 @@ def _record_revision(
     *,
     unconditional: bool = False,
 ) -> None:
-    RevisionRepository(session, note.workspace_id).add(
-        NoteRevision(
-            workspace_id=note.workspace_id,
-            note_id=note.id,
-            version=note.version,
-            title=note.title,
-            body=note.body,
-            tags=list(note.tags),
-            pinned=note.pinned,
-            archived=note.archived,
-            trashed=note.trashed_at is not None,
-            change=change,
-            unconditional=unconditional,
-            created_by=actor.id,
-            on_behalf_of=actor.on_behalf_of,
-            proposal_id=actor.proposal_id,
-            created_at=note.updated_at,
-        )
+    await RevisionRepository(session, note.workspace_id).add(
+        {
+            "note_id": note.id,
+            "version": note.version,
+            "title": note.title,
+            "body": note.body,
+            "tags": list(note.tags),
+            "pinned": note.pinned,
+            "archived": note.archived,
+            "trashed": note.trashed_at is not None,
+            "change": change,
+            "unconditional": unconditional,
+            "created_by": actor.id,
+            "on_behalf_of": actor.on_behalf_of,
+            "proposal_id": actor.proposal_id,
+            "created_at": note.updated_at,
+        }
     )
 
 
@@ -199,8 +198,7 @@ async def create(
     session.add(note)
     await session.flush()
     await notes.replace_tags(note.id, note.tags)
-    _record_revision(session, note, "create", access.principal)
-    await session.flush()
+    await _record_revision(session, note, "create", access.principal)
     await _publish(session, note, NoteChangeKind.CREATED, None)
     await _record(session, access.principal, "note.created", note, {}, _audited(note))
     return note
@@ -268,8 +266,7 @@ async def _save_version(
         ) from None
     if tags_changed:
         await NoteRepository(session, note.workspace_id).replace_tags(note.id, note.tags)
-    _record_revision(session, note, change, actor, unconditional=unconditional)
-    await session.flush()
+    await _record_revision(session, note, change, actor, unconditional=unconditional)
     await _publish(session, note, kind, previous_title)
     await _record(session, actor, _ACTIONS[change], note, before, _audited(note))
     return note
