@@ -37,6 +37,16 @@ _RERESOLVE = RowWrite(
     .values(target_note_id=_WINNER)
 )
 
+# Built once: per call, building and keying the statement cost more than running it.
+_RESOLVE = (
+    select(NoteTitleKey.title_key, func.min(NoteTitleKey.note_id))
+    .where(
+        NoteTitleKey.workspace_id == bindparam("workspace_id"),
+        NoteTitleKey.title_key.in_(bindparam("keys", expanding=True)),
+    )
+    .group_by(NoteTitleKey.title_key)
+)
+
 # ULIDs sort by creation time, so the id alone is a stable, meaningful order.
 BY_ID = Ordering("id", Relationship.id, Relationship.id, descending=False)
 
@@ -238,9 +248,5 @@ class TitleKeyRepository(WorkspaceRepository[NoteTitleKey]):
         """For each key, the oldest live note with that title key (ULIDs sort by age)."""
         if not keys:
             return {}
-        statement = (
-            select(NoteTitleKey.title_key, func.min(NoteTitleKey.note_id))
-            .where(NoteTitleKey.workspace_id == self.workspace_id, NoteTitleKey.title_key.in_(keys))
-            .group_by(NoteTitleKey.title_key)
-        )
-        return dict((await self.session.execute(statement)).all())
+        parameters = {"workspace_id": self.workspace_id, "keys": list(keys)}
+        return dict((await self.session.execute(_RESOLVE, parameters)).all())
