@@ -30,6 +30,13 @@ _DELETE_TAGS = RowWrite(
 )
 _INSERT_TAGS = RowWrite(table_insert(NoteTag))
 _INSERT_REVISION = RowWrite(table_insert(NoteRevision))
+# Statements of every note write, built once: building and keying one per call costs about
+# what running it costs.
+_NOTE_FOR_UPDATE = (
+    select(Note)
+    .where(Note.workspace_id == bindparam("workspace_id"), Note.id == bindparam("note_id"))
+    .with_for_update(key_share=True)
+)
 
 
 class NoteRepository(WorkspaceRepository[Note]):
@@ -46,8 +53,8 @@ class NoteRepository(WorkspaceRepository[Note]):
         # (a link from another note being saved) takes: FOR UPDATE would deadlock two notes
         # saved at once that link to each other. On SQLite the write transaction already holds
         # the database lock.
-        statement = self.select().where(Note.id == note_id).with_for_update(key_share=True)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        parameters = {"workspace_id": self.workspace_id, "note_id": note_id}
+        return (await self.session.execute(_NOTE_FOR_UPDATE, parameters)).scalar_one_or_none()
 
     async def lock_all(self, note_ids: Collection[str]) -> None:
         """Lock these notes as ``get_for_update`` does, in id order, so that a writer that

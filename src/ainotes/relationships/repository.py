@@ -37,7 +37,22 @@ _RERESOLVE = RowWrite(
     .values(target_note_id=_WINNER)
 )
 
-# Built once: per call, building and keying the statement cost more than running it.
+# Statements of every note write, built once: per call, building and keying one cost about
+# what running it costs.
+_BODY_LINKS_OF = (
+    select(Relationship)
+    .where(
+        Relationship.workspace_id == bindparam("workspace_id"),
+        Relationship.source_note_id == bindparam("note_id"),
+        Relationship.source == bindparam("source"),
+    )
+    # Resolution is updated in bulk statements; never trust a stale identity map.
+    .execution_options(populate_existing=True)
+)
+_TITLE_KEY_OF = select(NoteTitleKey).where(
+    NoteTitleKey.workspace_id == bindparam("workspace_id"),
+    NoteTitleKey.note_id == bindparam("note_id"),
+)
 _RESOLVE = (
     select(NoteTitleKey.title_key, func.min(NoteTitleKey.note_id))
     .where(
@@ -67,13 +82,8 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
         )
 
     async def body_links_of(self, note_id: str) -> Sequence[Relationship]:
-        statement = (
-            self.select()
-            .where(Relationship.source_note_id == note_id, Relationship.source == BODY)
-            # Resolution is updated in bulk statements; never trust a stale identity map.
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(statement)).scalars().all()
+        parameters = {"workspace_id": self.workspace_id, "note_id": note_id, "source": BODY}
+        return (await self.session.execute(_BODY_LINKS_OF, parameters)).scalars().all()
 
     async def get_for_update(self, relationship_id: str) -> Relationship | None:
         # A concurrent delete of the same row then waits, and finds it gone instead of deleting
@@ -235,8 +245,8 @@ class TitleKeyRepository(WorkspaceRepository[NoteTitleKey]):
     model = NoteTitleKey
 
     async def key_of(self, note_id: str) -> NoteTitleKey | None:
-        statement = self.select().where(NoteTitleKey.note_id == note_id)
-        return (await self.session.execute(statement)).scalar_one_or_none()
+        parameters = {"workspace_id": self.workspace_id, "note_id": note_id}
+        return (await self.session.execute(_TITLE_KEY_OF, parameters)).scalar_one_or_none()
 
     def add(self, entry: NoteTitleKey) -> None:
         self.session.add(entry)

@@ -2,7 +2,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, update
+from sqlalchemy import Select, bindparam, delete, exists, select, update
 
 from ainotes.core.models import table_insert
 from ainotes.core.pagination import Ordering, paginate
@@ -13,6 +13,12 @@ from ainotes.tasks.schemas import TaskFilters
 
 _INSERT_TASKS = RowWrite(table_insert(Task))
 _INSERT_LABELS = RowWrite(table_insert(TaskLabel))
+# Read on every write of a note, built once (building and keying it cost as much as running it).
+_TASKS_OF_NOTE = (
+    select(Task)
+    .where(Task.workspace_id == bindparam("workspace_id"), Task.note_id == bindparam("note_id"))
+    .order_by(Task.line)
+)
 
 
 def due_rank(due: date | None) -> int:
@@ -60,8 +66,8 @@ class TaskRepository(WorkspaceRepository[Task]):
         return (await self.session.execute(statement)).scalars().all()
 
     async def of_note(self, note_id: str) -> Sequence[Task]:
-        statement = self.select().where(Task.note_id == note_id).order_by(Task.line)
-        return (await self.session.execute(statement)).scalars().all()
+        parameters = {"workspace_id": self.workspace_id, "note_id": note_id}
+        return (await self.session.execute(_TASKS_OF_NOTE, parameters)).scalars().all()
 
     async def delete_ids(self, task_ids: list[str]) -> None:
         if task_ids:
