@@ -49,10 +49,16 @@ _BODY_LINKS_OF = (
     # Resolution is updated in bulk statements; never trust a stale identity map.
     .execution_options(populate_existing=True)
 )
-_TITLE_KEY_OF = select(NoteTitleKey).where(
-    NoteTitleKey.workspace_id == bindparam("workspace_id"),
-    NoteTitleKey.note_id == bindparam("note_id"),
+_THE_NOTES_KEY = (NoteTitleKey.workspace_id == bindparam("workspace_id")) & (
+    NoteTitleKey.note_id == bindparam("note_id")
 )
+_TITLE_KEY_OF = select(NoteTitleKey.title_key).where(_THE_NOTES_KEY)
+# A title key is a row, not an entity: written on every note create and rename.
+_INSERT_TITLE_KEY = RowWrite(table_insert(NoteTitleKey))
+_CHANGE_TITLE_KEY = RowWrite(
+    update(NoteTitleKey).where(_THE_NOTES_KEY).values(title_key=bindparam("title_key"))
+)
+_DELETE_TITLE_KEY = RowWrite(delete(NoteTitleKey).where(_THE_NOTES_KEY))
 _RESOLVE = (
     select(NoteTitleKey.title_key, func.min(NoteTitleKey.note_id))
     .where(
@@ -244,15 +250,23 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
 class TitleKeyRepository(WorkspaceRepository[NoteTitleKey]):
     model = NoteTitleKey
 
-    async def key_of(self, note_id: str) -> NoteTitleKey | None:
+    async def key_of(self, note_id: str) -> str | None:
         parameters = {"workspace_id": self.workspace_id, "note_id": note_id}
         return (await self.session.execute(_TITLE_KEY_OF, parameters)).scalar_one_or_none()
 
-    def add(self, entry: NoteTitleKey) -> None:
-        self.session.add(entry)
+    async def add(self, note_id: str, key: str) -> None:
+        await _INSERT_TITLE_KEY.run(self.session, [self._row(note_id, key)])
 
-    async def remove(self, entry: NoteTitleKey) -> None:
-        await self.session.delete(entry)
+    async def change(self, note_id: str, key: str) -> None:
+        await _CHANGE_TITLE_KEY.run(self.session, [self._row(note_id, key)])
+
+    async def remove(self, note_id: str) -> None:
+        await _DELETE_TITLE_KEY.run(
+            self.session, [{"workspace_id": self.workspace_id, "note_id": note_id}]
+        )
+
+    def _row(self, note_id: str, key: str) -> dict[str, str]:
+        return {"workspace_id": self.workspace_id, "note_id": note_id, "title_key": key}
 
     async def resolve(self, keys: Collection[str]) -> dict[str, str]:
         """For each key, the oldest live note with that title key (ULIDs sort by age)."""

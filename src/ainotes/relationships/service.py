@@ -29,7 +29,7 @@ from ainotes.relationships.errors import (
     RelationshipNotFound,
     SelfRelationship,
 )
-from ainotes.relationships.models import BODY, MANUAL, NoteTitleKey, Relationship
+from ainotes.relationships.models import BODY, MANUAL, Relationship
 from ainotes.relationships.parser import WikiLink, parse_links, title_key
 from ainotes.relationships.repository import BY_ID, RelationshipRepository, TitleKeyRepository
 from ainotes.relationships.schemas import (
@@ -73,26 +73,20 @@ async def _update_title_key(
     """Record the note's title key (none while trashed); return the key before and after."""
     titles = TitleKeyRepository(session, change.workspace_id)
     # A note just created has no key yet; saving the lookup keeps note creation cheap.
-    entry = None
+    old_key = None
     if change.kind is not NoteChangeKind.CREATED:
-        entry = await titles.key_of(change.note_id)
-    old_key = entry.title_key if entry is not None else None
+        old_key = await titles.key_of(change.note_id)
     is_live = not change.trashed and change.kind is not NoteChangeKind.PURGED
     new_key = title_key(change.title) if is_live else None
     if old_key == new_key:
         return old_key, new_key
-    if entry is None:
-        titles.add(
-            NoteTitleKey(
-                workspace_id=change.workspace_id, note_id=change.note_id, title_key=new_key
-            )
-        )
-    elif new_key is None:
-        await titles.remove(entry)
+    # Written at once (core/rows.py): the re-resolving UPDATE and the body's lookup read them.
+    if new_key is None:
+        await titles.remove(change.note_id)
+    elif old_key is None:
+        await titles.add(change.note_id, new_key)
     else:
-        entry.title_key = new_key
-    # The re-resolving UPDATE and the body's lookup read this table.
-    await session.flush()
+        await titles.change(change.note_id, new_key)
     return old_key, new_key
 
 
