@@ -23,6 +23,12 @@ def main(argv: list[str] | None = None) -> int:
 
         _ensure_wrk()
         return domain.main(argv[1:])
+    if argv[:1] == ["compare"]:
+        # The current code against an earlier commit, served side by side: see bench/compare.py.
+        from bench import compare
+
+        _ensure_wrk()
+        return compare.main(argv[1:])
     if argv[:1] == ["agents"]:
         # The audit log's and idempotency's cost, proposal round trips, audit verify: see
         # bench/agents.py.

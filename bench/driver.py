@@ -167,7 +167,7 @@ def wrk(
     command = [*NICE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s"]
     if latency:
         command.append("--latency")
-    if scenario.port == APP_PORT:
+    if scenario.port != PING_PORT:
         command += ["-H", f"Authorization: Bearer {token}"]
     if scenario.script:
         command += ["-s", str(LUA / scenario.script)]
@@ -334,8 +334,8 @@ def _env(manifest: Manifest, scenario: Scenario, payloads: tuple[Path, Path]) ->
     return env
 
 
-def app_command() -> list[str]:
-    return ["uv", "run", "--frozen", "ainotes", "serve", "--port", str(APP_PORT)]
+def app_command(port: int = APP_PORT) -> list[str]:
+    return ["uv", "run", "--frozen", "ainotes", "serve", "--port", str(port)]
 
 
 def app_env(manifest: Manifest) -> dict[str, str]:
