@@ -153,10 +153,17 @@ class RelationshipRepository(WorkspaceRepository[Relationship]):
 
     async def reresolve(self, keys: Collection[str]) -> None:
         """Point every body link naming one of ``keys`` at the oldest live note with that title
-        key, or at nothing: one statement per key, whatever happened to the titles."""
+        key, or at nothing: one statement per key, whatever happened to the titles.
+
+        In sorted order: two writers re-pointing the same two keys (titles swapped at once)
+        lock the links in the same order, where a set's order, which varies with each
+        process's hash seed, let them deadlock on PostgreSQL."""
         await _RERESOLVE.run(
             self.session,
-            [{"workspace_id": self.workspace_id, "source": BODY, "key": key} for key in keys],
+            [
+                {"workspace_id": self.workspace_id, "source": BODY, "key": key}
+                for key in sorted(keys)
+            ],
         )
 
     async def outgoing(
