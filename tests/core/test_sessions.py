@@ -77,9 +77,11 @@ async def test_an_inline_sqlite_read_runs_without_a_turn_of_the_event_loop(
 async def test_a_read_returns_its_connection_before_the_response_starts(
     app: FastAPI, database: Database, factory: Factory
 ) -> None:
-    """The read session ends as the endpoint returns, before the first byte of the answer,
-    on a success and on a problem alike: a slow client never holds a connection (or, on
-    SQLite, a snapshot that keeps the WAL from being checkpointed)."""
+    """The read session ends as the endpoint returns, before the first byte of the answer: a
+    slow client never holds a connection (or, on SQLite, a snapshot that keeps the WAL from
+    being checkpointed). The successes tell this from a session closed after the response;
+    the problem (answered by the error handlers once FastAPI's exit stacks have unwound)
+    checks that a failed read closes its session at all."""
     owner = await factory.user()
     workspace = await factory.workspace(owner)
     note = await factory.note(workspace, owner)
