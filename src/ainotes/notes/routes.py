@@ -15,7 +15,7 @@ from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.pagination import InvalidCursor
-from ainotes.core.schemas import Page
+from ainotes.core.schemas import Page, UtcInstant
 from ainotes.notes import service as notes_service
 from ainotes.notes.errors import (
     NoteInTrash,
@@ -29,12 +29,15 @@ from ainotes.notes.schemas import (
     AttachmentRef,
     NoteCreate,
     NoteDetail,
-    NoteListQuery,
+    NoteFilters,
     NoteRead,
+    NoteSort,
     NoteSummary,
     NoteUpdate,
     RevisionRead,
     RevisionSummary,
+    SortOrder,
+    normalize_tag,
 )
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
 from ainotes.workspaces.errors import WORKSPACE_ACCESS_ERRORS
@@ -79,11 +82,32 @@ def build_router(settings: Settings) -> APIRouter:
     async def list_notes(
         access: ViewableWorkspace,
         session: ReadSession,
-        query: Annotated[NoteListQuery, Query()],
+        tag: Annotated[
+            str | None, Query(max_length=200, description="Only notes with this tag.")
+        ] = None,
+        pinned: bool | None = None,
+        archived: bool | None = None,
+        updated_after: Annotated[
+            UtcInstant | None,
+            Query(description="Only notes changed after this instant (with a UTC offset)."),
+        ] = None,
+        trashed: Annotated[
+            bool, Query(description="List the trash instead of live notes.")
+        ] = False,
+        sort: NoteSort = NoteSort.UPDATED_AT,
+        order: SortOrder = SortOrder.DESC,
+        cursor: Annotated[str | None, Query(max_length=1000)] = None,
         limit: PageSize = default_limit,
     ) -> Page[NoteSummary]:
+        filters = NoteFilters(
+            tag=_normalized_or_none(tag),
+            pinned=pinned,
+            archived=archived,
+            updated_after=updated_after,
+            trashed=trashed,
+        )
         items, next_cursor = await notes_service.list_notes(
-            session, access, query.filters(), query.sort, query.order, query.cursor, limit
+            session, access, filters, sort, order, cursor, limit
         )
         return Page[NoteSummary].model_validate({"items": items, "next_cursor": next_cursor})
 
@@ -223,3 +247,13 @@ def build_router(settings: Settings) -> APIRouter:
         return note
 
     return router
+
+
+def _normalized_or_none(tag: str | None) -> str | None:
+    if tag is None:
+        return None
+    try:
+        return normalize_tag(tag)
+    except ValueError:
+        # A tag no note can carry matches nothing; keep it so that the listing is empty.
+        return tag
