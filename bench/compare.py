@@ -63,7 +63,7 @@ def _measure(
 
 def compare(backend: str, ref: str, rounds: int, seconds: int) -> str:
     manifest = generate.load_manifest(backend)
-    payloads = driver._payloads()
+    payloads = driver.write_payloads()
     env = driver.app_env(manifest)
     scenarios = {s.name: s for s in driver.scenarios(manifest, deep_cursor="")}
     samples: dict[tuple[str, str], list[driver.Sample]] = {
@@ -94,7 +94,7 @@ def compare(backend: str, ref: str, rounds: int, seconds: int) -> str:
                     if side == "base":
                         scenario = replace(scenario, port=BASE_PORT)
                     wrk_env = {
-                        **driver._env(manifest, scenarios[name], payloads),
+                        **driver.wrk_env(manifest, scenarios[name], payloads),
                         "BENCH_KEY_PREFIX": f"{side}-{time.time_ns()}",
                     }
                     sample = _measure(scenario, pids[side], seconds, manifest.token, wrk_env)

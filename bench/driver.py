@@ -296,7 +296,7 @@ def _deep_cursor(manifest: Manifest) -> str:
     return cursor
 
 
-def _payloads() -> tuple[Path, Path]:
+def write_payloads() -> tuple[Path, Path]:
     """A ~2 KB markdown body with a ``__N__`` slot that the lua scripts fill with a counter."""
     import random
 
@@ -325,7 +325,7 @@ def scenarios(manifest: Manifest, deep_cursor: str) -> list[Scenario]:
     ]
 
 
-def _env(manifest: Manifest, scenario: Scenario, payloads: tuple[Path, Path]) -> dict[str, str]:
+def wrk_env(manifest: Manifest, scenario: Scenario, payloads: tuple[Path, Path]) -> dict[str, str]:
     env = {"BENCH_IDS_FILE": manifest.note_ids_file, "BENCH_WORKSPACE": manifest.big_workspace_id}
     if scenario.script == "create_note.lua":
         env["BENCH_PAYLOAD"] = str(payloads[0])
@@ -348,7 +348,7 @@ def app_env(manifest: Manifest) -> dict[str, str]:
 
 
 def measure(manifest: Manifest, duration: int, runs: int, profiler: str | None = None) -> Report:
-    payloads = _payloads()
+    payloads = write_payloads()
     ping = ["uv", "run", "--frozen", "python", "-m", "bench.ping_app", "--port", str(PING_PORT)]
     backend = manifest.backend
     with (
@@ -365,7 +365,7 @@ def measure(manifest: Manifest, duration: int, runs: int, profiler: str | None =
             background.append(wait_for_quiet())
             print(f"  {backend} run {run}/{runs}: background load {background[-1]:.0%}", flush=True)
             for scenario, result in zip(plan, results, strict=True):
-                env = _env(manifest, scenario, payloads)
+                env = wrk_env(manifest, scenario, payloads)
                 wrk(scenario, WARMUP_SECONDS, manifest.token, env, latency=False)
                 pid = ping_pid if scenario.port == PING_PORT else app_pid
                 cpu_before = cpu_seconds(pid)
@@ -428,7 +428,9 @@ def profile(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wrk(scenario, duration, manifest.token, _env(manifest, scenario, payloads), latency=False)
+        wrk(
+            scenario, duration, manifest.token, wrk_env(manifest, scenario, payloads), latency=False
+        )
         sampler.wait()
         written.append(str(out))
     return written
