@@ -12,7 +12,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from ainotes.core.errors import PROBLEM_CONTENT_TYPE
+from ainotes.core.errors import PROBLEM_CONTENT_TYPE, ContentTooLarge, UnsupportedMediaType
+from ainotes.notes.errors import NoteTooLarge
 
 pytestmark = pytest.mark.anyio
 
@@ -139,6 +140,33 @@ class TestProblemResponses:
                 if not response.get("description"):
                     wrong.append(f"{method} {path} {status}: no description")
         assert wrong == []
+
+    async def test_operations_with_a_body_document_413_and_415(
+        self, document: dict[str, Any]
+    ) -> None:
+        """Any body past the server's limit is refused with 413 content-too-large, and a JSON
+        body sent as another media type with 415, whatever else the route documents."""
+        missing = []
+        for method, path, operation in operations_of(document):
+            body = operation.get("requestBody")
+            if body is None:
+                continue
+            expected = {"413": ContentTooLarge}
+            if "application/json" in body["content"]:
+                expected["415"] = UnsupportedMediaType
+            for status, error in expected.items():
+                response = operation["responses"].get(status, {})
+                if error.type_uri() not in response.get("description", ""):
+                    missing.append(f"{method} {path}: {status}")
+        assert missing == []
+
+    async def test_a_route_problem_and_the_body_limit_share_413(
+        self, document: dict[str, Any]
+    ) -> None:
+        create_note = document["paths"]["/v1/workspaces/{workspace_id}/notes"]["post"]
+        description = create_note["responses"]["413"]["description"]
+        assert NoteTooLarge.type_uri() in description
+        assert ContentTooLarge.type_uri() in description
 
     async def test_workspace_routes_document_404(self, document: dict[str, Any]) -> None:
         """Non-members get 404 from every route under a workspace (see test_tenancy)."""

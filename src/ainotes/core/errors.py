@@ -386,6 +386,20 @@ def problem_responses(
     return {status: _problem_response_doc(classes) for status, classes in sorted(by_status.items())}
 
 
+def also_document(responses: dict[int | str, Any], error: type[ProblemError]) -> None:
+    """Add ``error`` to a route's documented ``responses``: to the description of its status
+    when the route documents other problems of that status, else as a response of its own."""
+    existing = responses.get(error.status)
+    mention = f"{error.title} ({error.type_uri()})"
+    if existing is None:
+        responses[error.status] = _problem_response_doc([error])
+    elif mention not in existing.get("description", ""):
+        responses[error.status] = {
+            **existing,
+            "description": f"{existing['description']} / {mention}",
+        }
+
+
 def _problem_response_doc(classes: Iterable[type[ProblemError]]) -> dict[str, Any]:
     unique = list(dict.fromkeys(classes))
     # No "model": FastAPI would document it as application/json too, which errors never are.
