@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from ainotes.core.concurrency import InvalidIfMatch, _expected_version
 from ainotes.core.errors import PROBLEM_CONTENT_TYPE, ContentTooLarge, UnsupportedMediaType
 from ainotes.notes.errors import NoteTooLarge
 
@@ -187,6 +188,29 @@ class TestProblemResponses:
             if status not in operation["responses"]
         ]
         assert missing == []
+
+    @pytest.mark.parametrize(
+        "value",
+        ['"7"', 'W/"7"', "*", ' "7" ', "7", '"7", "8"', '"x"', 'W/"-1"', '"' + "9" * 19 + '"'],
+    )
+    async def test_if_match_documents_the_values_it_takes(
+        self, document: dict[str, Any], value: str
+    ) -> None:
+        """A client can tell a well-formed If-Match from the document: the pattern it gives
+        matches exactly the values the server takes (others get a 400 invalid-if-match)."""
+        patterns = {
+            parameter["schema"]["pattern"]
+            for _, _, operation in operations_of(document)
+            for parameter in operation.get("parameters", [])
+            if parameter["name"].lower() == "if-match"
+        }
+        assert len(patterns) == 1
+        try:
+            _expected_version(value)
+            taken = True
+        except InvalidIfMatch:
+            taken = False
+        assert (re.fullmatch(patterns.pop(), value) is not None) == taken
 
     async def test_paginated_routes_document_400_for_bad_cursors(
         self, document: dict[str, Any]

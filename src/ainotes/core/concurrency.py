@@ -12,6 +12,7 @@ from ainotes.core.errors import BadRequest, PreconditionFailed
 # a client behind one has no other tag to send. These tags are version numbers, not hashes of
 # bytes, so W/"7" names version 7 exactly as "7" does.
 _ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
+_DOCUMENTED_IF_MATCH = r'^\s*(\*|(W/)?"\d{1,18}")\s*$'
 
 
 class InvalidIfMatch(BadRequest):
@@ -33,7 +34,9 @@ def _expected_version(
         str | None,
         Header(
             description='The ETag from a previous read (e.g. `"7"`): the write happens only if '
-            "the resource is still at that version, else 412."
+            "the resource is still at that version, else 412.",
+            # Documented only: a value of another form is refused below with its own 400.
+            json_schema_extra={"pattern": _DOCUMENTED_IF_MATCH},
         ),
     ] = None,
 ) -> int | None:
