@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import StringConstraints, model_validator
+from pydantic import ConfigDict, StringConstraints, model_validator
 
 from ainotes.auth.schemas import Username
 from ainotes.core.ids import Id
@@ -36,6 +36,16 @@ class WorkspaceRead(Schema):
 
 class MemberCreate(Schema):
     """Name the new member by ``user_id`` or by ``username``."""
+
+    # What _one_identifier checks, in the document: exactly one of the two, not null.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": [name], "properties": {name: {"type": "string"}}}
+                for name in ("user_id", "username")
+            ]
+        }
+    )
 
     user_id: Id | None = None
     username: Username | None = None
