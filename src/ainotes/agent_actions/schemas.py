@@ -2,13 +2,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, JsonValue, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, JsonValue, StringConstraints, model_validator
 
 from ainotes.agent_actions.models import ProposalState
 from ainotes.artifacts.schemas import ArtifactCreate
 from ainotes.auth.schemas import Scope, TokenName
 from ainotes.core.ids import Id
-from ainotes.core.schemas import Schema, StoredJsonSchema
+from ainotes.core.schemas import Schema, StoredJsonSchema, given_and_not_null
 from ainotes.notes.schemas import Tags, Title
 from ainotes.relationships.schemas import RelationshipType
 from ainotes.tasks.models import TaskStatus
@@ -176,6 +176,12 @@ class CreateNoteOp(Schema):
 class UpdateNoteOp(Schema):
     """Replaces the fields given; the diff view shows exactly what changes."""
 
+    model_config = ConfigDict(
+        json_schema_extra=given_and_not_null(
+            "anyOf", {"title": "string", "body": "string", "tags": "array"}
+        )
+    )
+
     op: Literal[OperationKind.UPDATE_NOTE]
     note_id: Id
     base_version: BaseVersion
@@ -233,6 +239,10 @@ class CreateTaskOp(Schema):
 
 
 class UpdateTaskOp(Schema):
+    model_config = ConfigDict(
+        json_schema_extra=given_and_not_null("anyOf", {"status": "string", "text": "string"})
+    )
+
     op: Literal[OperationKind.UPDATE_TASK]
     task_id: Id
     base_version: BaseVersion = Field(description="The version of the task's note.")
@@ -390,6 +400,22 @@ class ProposalPolicyRead(Schema):
 
 
 class ProposalPolicyUpdate(Schema):
+    # What _destructive_is_confirmed checks, in the document.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {
+                "required": ["auto_apply"],
+                "properties": {
+                    "auto_apply": {"contains": {"const": OperationKind.TRASH_NOTE.value}}
+                },
+            },
+            "then": {
+                "required": ["confirm_destructive"],
+                "properties": {"confirm_destructive": {"const": True}},
+            },
+        }
+    )
+
     auto_apply: list[OperationKind] = Field(default_factory=list)
     confirm_destructive: bool = Field(
         default=False,

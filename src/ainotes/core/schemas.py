@@ -1,7 +1,8 @@
 """Base classes of the API's Pydantic schemas."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -18,6 +19,18 @@ def _in_utc(instant: datetime) -> datetime:
 UtcInstant = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 """An instant from a client, with its UTC offset, converted to UTC; one that UTC cannot hold
 (year 1 at +14:00) is a validation error rather than an overflow in the database layer."""
+
+
+def given_and_not_null(how_many: Literal["anyOf", "oneOf"], types: Mapping[str, str]) -> Any:
+    """JSON Schema for a model whose validator needs at least one (``anyOf``) or exactly one
+    (``oneOf``) of these fields given and not null; ``types`` names each one's JSON type. For
+    ``json_schema_extra``, so that the document says what the validator checks."""
+    return {
+        how_many: [
+            {"required": [name], "properties": {name: {"type": json_type}}}
+            for name, json_type in types.items()
+        ]
+    }
 
 
 class Schema(BaseModel):

@@ -5,7 +5,7 @@ from pydantic import ConfigDict, StringConstraints, model_validator
 
 from ainotes.auth.schemas import Username
 from ainotes.core.ids import Id
-from ainotes.core.schemas import Schema
+from ainotes.core.schemas import Schema, given_and_not_null
 from ainotes.workspaces.models import Role
 
 WorkspaceName = Annotated[
@@ -37,14 +37,8 @@ class WorkspaceRead(Schema):
 class MemberCreate(Schema):
     """Name the new member by ``user_id`` or by ``username``."""
 
-    # What _one_identifier checks, in the document: exactly one of the two, not null.
     model_config = ConfigDict(
-        json_schema_extra={
-            "oneOf": [
-                {"required": [name], "properties": {name: {"type": "string"}}}
-                for name in ("user_id", "username")
-            ]
-        }
+        json_schema_extra=given_and_not_null("oneOf", {"user_id": "string", "username": "string"})
     )
 
     user_id: Id | None = None
