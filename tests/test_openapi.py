@@ -12,8 +12,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 
-from ainotes.core.concurrency import InvalidIfMatch, _expected_version
-from ainotes.core.errors import PROBLEM_CONTENT_TYPE, ContentTooLarge, UnsupportedMediaType
+from ainotes.core.concurrency import InvalidIfMatch, expected_version
+from ainotes.core.errors import (
+    PROBLEM_CONTENT_TYPE,
+    ContentTooLarge,
+    InvalidCorrelationHeader,
+    UnsupportedMediaType,
+)
 from ainotes.notes.errors import NoteTooLarge
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +48,15 @@ def api_operations(app: FastAPI) -> Iterator[Operation]:
 @pytest.fixture
 async def document(app: FastAPI) -> dict[str, Any]:
     return app.openapi()
+
+
+MIDDLEWARE_HEADERS = {
+    "X-Request-ID",
+    "X-Correlation-ID",
+    "X-Workflow-ID",
+    "X-Workflow-Step",
+    "traceparent",
+}
 
 
 def operations_of(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -123,7 +137,10 @@ class TestProblemResponses:
         missing = [
             f"{method} {path}"
             for method, path, operation in operations_of(document)
-            if (operation.get("parameters") or operation.get("requestBody"))
+            if (
+                any(p["name"] not in MIDDLEWARE_HEADERS for p in operation.get("parameters", []))
+                or operation.get("requestBody")
+            )
             and "422" not in operation["responses"]
         ]
         assert missing == []
@@ -169,6 +186,35 @@ class TestProblemResponses:
         assert NoteTooLarge.type_uri() in description
         assert ContentTooLarge.type_uri() in description
 
+    async def test_every_operation_documents_the_headers_every_request_may_carry(
+        self, document: dict[str, Any]
+    ) -> None:
+        """The request-context middleware reads them on every request and refuses a malformed
+        correlation header with 400 invalid-correlation-header, before any route runs."""
+        missing = []
+        for method, path, operation in operations_of(document):
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+            if not names >= MIDDLEWARE_HEADERS:
+                missing.append(f"{method} {path}: {sorted(MIDDLEWARE_HEADERS - names)}")
+            description = operation["responses"].get("400", {}).get("description", "")
+            if InvalidCorrelationHeader.type_uri() not in description:
+                missing.append(f"{method} {path}: 400")
+        assert missing == []
+
+    async def test_documented_header_patterns_are_the_middlewares(
+        self, client: httpx.AsyncClient, document: dict[str, Any]
+    ) -> None:
+        create_workspace = document["paths"]["/v1/workspaces"]["post"]
+        pattern = next(
+            p["schema"]["pattern"]
+            for p in create_workspace["parameters"]
+            if p["name"] == "X-Workflow-Step"
+        )
+        for step, status in (("a" * 64, 200), ("a" * 65, 400), ("plan/1", 200), ("a b", 400)):
+            assert (re.fullmatch(pattern, step) is not None) == (status == 200)
+            response = await client.get("/health", headers={"X-Workflow-Step": step})
+            assert response.status_code == status
+
     async def test_workspace_routes_document_404(self, document: dict[str, Any]) -> None:
         """Non-members get 404 from every route under a workspace (see test_tenancy)."""
         missing = [
@@ -191,7 +237,25 @@ class TestProblemResponses:
 
     @pytest.mark.parametrize(
         "value",
-        ['"7"', 'W/"7"', "*", ' "7" ', "7", '"7", "8"', '"x"', 'W/"-1"', '"' + "9" * 19 + '"'],
+        [
+            '"7"',
+            'W/"7"',
+            "*",
+            ' "7" ',
+            '\t"7"\t',
+            '"' + "9" * 18 + '"',
+            '"007"',
+            "7",
+            "null",
+            "",
+            '"7", "8"',
+            '"x"',
+            'W/"-1"',
+            '"' + "9" * 19 + '"',
+            '"\u0667"',  # an Arabic-Indic 7: a digit to Python's \d, not to ECMA's
+            '\x85"7"',  # whitespace to Python's \s, not to ECMA's
+            '"7"\ufeff',  # the reverse
+        ],
     )
     async def test_if_match_documents_the_values_it_takes(
         self, document: dict[str, Any], value: str
@@ -205,8 +269,10 @@ class TestProblemResponses:
             if parameter["name"].lower() == "if-match"
         }
         assert len(patterns) == 1
+        # The pattern uses no class whose meaning differs between Python and ECMA regexes.
+        assert not re.search(r"\\[dswDSW]", next(iter(patterns)))
         try:
-            _expected_version(value)
+            expected_version(value)
             taken = True
         except InvalidIfMatch:
             taken = False

@@ -28,10 +28,16 @@ from ainotes.auth.jwt import JwtVerifier
 from ainotes.core import health
 from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database, runs_sqlite_inline
-from ainotes.core.errors import ProblemDetail, ProblemError, install_error_handlers
+from ainotes.core.errors import (
+    InvalidCorrelationHeader,
+    ProblemDetail,
+    ProblemError,
+    also_document,
+    install_error_handlers,
+)
 from ainotes.core.idempotency import IdempotencyConfig, PrincipalResolver
 from ainotes.core.logging import configure_logging
-from ainotes.core.middleware import RequestContextMiddleware
+from ainotes.core.middleware import RequestContextMiddleware, documented_headers
 from ainotes.core.principal import Principal
 from ainotes.notes import events as note_events
 from ainotes.notes import routes as notes_routes
@@ -148,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(agent_actions_routes.build_router(settings))
     subscribe_note_listeners()
     _install_offline_docs(app)
-    _register_problem_schema(app)
+    _complete_openapi(app)
     return app
 
 
@@ -271,15 +277,22 @@ def _install_offline_docs(app: FastAPI) -> None:
         )
 
 
-def _register_problem_schema(app: FastAPI) -> None:
-    """Make ``ProblemDetail`` a named component even if no route happened to reference it."""
+def _complete_openapi(app: FastAPI) -> None:
+    """Add to the generated document what no route declares: ``ProblemDetail`` as a named
+    component even if no route happened to reference it, and on every operation the headers
+    the request-context middleware reads, with the 400 it answers for a malformed one."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = original()
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+            schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+            schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
+            headers = documented_headers()
+            for path_item in schema["paths"].values():
+                for operation in path_item.values():
+                    operation["parameters"] = [*operation.get("parameters", []), *headers]
+                    also_document(operation["responses"], InvalidCorrelationHeader)
             app.openapi_schema = schema
         return app.openapi_schema
 

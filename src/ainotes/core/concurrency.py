@@ -1,7 +1,7 @@
 """ETags and If-Match for optimistic concurrency on versioned resources."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header
 
@@ -11,8 +11,17 @@ from ainotes.core.errors import BadRequest, PreconditionFailed
 # strongly: proxies that compress responses (nginx's gzip) weaken the ETags they pass on, and
 # a client behind one has no other tag to send. These tags are version numbers, not hashes of
 # bytes, so W/"7" names version 7 exactly as "7" does.
-_ETAG = re.compile(r'^(?:W/)?"(\d{1,18})"$')
-_DOCUMENTED_IF_MATCH = r'^\s*(\*|(W/)?"\d{1,18}")\s*$'
+# ASCII digits and HTTP's own whitespace (space, tab) only, written alike in Python and in the
+# document's ECMA dialect, whose \d and \s differ from Python's.
+_ETAG = re.compile(r'^(?:W/)?"([0-9]{1,18})"$')
+_IF_MATCH_SCHEMA = {"type": "string", "pattern": r'^[ \t]*(\*|(W/)?"[0-9]{1,18}")[ \t]*$'}
+
+
+def _documented_as_string(schema: dict[str, Any]) -> None:
+    # A header is a string or absent; FastAPI documents ``str | None`` as "string or null",
+    # and a client generating from the document then sends the text "null".
+    schema.pop("anyOf", None)
+    schema.update(_IF_MATCH_SCHEMA)
 
 
 class InvalidIfMatch(BadRequest):
@@ -29,20 +38,20 @@ def etag_for(version: int) -> str:
     return f'"{version}"'
 
 
-def _expected_version(
+def expected_version(
     if_match: Annotated[
         str | None,
         Header(
             description='The ETag from a previous read (e.g. `"7"`): the write happens only if '
             "the resource is still at that version, else 412.",
             # Documented only: a value of another form is refused below with its own 400.
-            json_schema_extra={"pattern": _DOCUMENTED_IF_MATCH},
+            json_schema_extra=_documented_as_string,
         ),
     ] = None,
 ) -> int | None:
     if if_match is None:
         return None
-    value = if_match.strip()
+    value = if_match.strip(" \t")
     if value == "*":
         return None
     match = _ETAG.match(value)
@@ -52,7 +61,7 @@ def _expected_version(
 
 
 # The version an If-Match header asks for, or None when the client sent none (or "*").
-ExpectedVersion = Annotated[int | None, Depends(_expected_version)]
+ExpectedVersion = Annotated[int | None, Depends(expected_version)]
 
 
 def check_version(resource: str, current: int, expected: int | None) -> None:

@@ -389,14 +389,18 @@ def problem_responses(
 def also_document(responses: dict[int | str, Any], error: type[ProblemError]) -> None:
     """Add ``error`` to a route's documented ``responses``: to the description of its status
     when the route documents other problems of that status, else as a response of its own."""
-    existing = responses.get(error.status)
+    # Keyed by int in a route's declaration, by str in a generated document.
+    key = next((k for k in (error.status, str(error.status)) if k in responses), None)
     mention = f"{error.title} ({error.type_uri()})"
-    if existing is None:
-        responses[error.status] = _problem_response_doc([error])
-    elif mention not in existing.get("description", ""):
-        responses[error.status] = {
-            **existing,
-            "description": f"{existing['description']} / {mention}",
+    if key is None:
+        textual = any(isinstance(k, str) for k in responses)
+        responses[str(error.status) if textual else error.status] = _problem_response_doc([error])
+        return
+    description = responses[key].get("description", "")
+    if mention not in description:
+        responses[key] = {
+            **responses[key],
+            "description": f"{description} / {mention}" if description else mention,
         }
 
 
