@@ -2,10 +2,13 @@
 whatever a client sends, schema-valid or not, the answer is never a 5xx, and it is one the
 document declares for the operation, with the declared media type, headers and body schema.
 
-Each operation gets its own workspace, holding a note with a task, whose ids the generated
-requests use, so that they reach the route's own validation and rules rather than stopping
-at a 404 for a workspace that does not exist. Examples are derandomized: a run tests the
-same requests every time, so that a failure here is a regression, not a new draw.
+Each operation gets its own workspace, holding one of everything a path can name, whose ids
+the generated requests use, so that they reach the route's own validation and rules rather
+than stopping at a 404 for a workspace that does not exist. Every request to a workspace is
+sent again by a user who is not its member, who must learn nothing of it: a 404 as for a
+workspace that does not exist, or a complaint about the request itself, never its data, a
+403 or a conflict. Examples are derandomized: a run tests the same requests every time, so
+that a failure here is a regression, not a new draw.
 """
 
 import uuid
@@ -53,11 +56,20 @@ CHECKS = [
 FUZZED_PER_MODE = 12
 BOUNDARY_CASES = 40
 BASE_URL = "http://ainotes.test"
+# What a request to a workspace may get from a user who is not its member: the 404 of a
+# workspace that does not exist, or a problem with the request itself (a malformed header,
+# parameter or body, a method the path lacks, a body too large or of the wrong type).
+TOLD_TO_OUTSIDERS = {400, 404, 405, 413, 415, 422}
 
 
 @pytest.fixture
 async def owner(factory: Factory) -> Actor:
     return await factory.user("fuzzed")
+
+
+@pytest.fixture
+async def outsider(factory: Factory) -> Actor:
+    return await factory.user("outsider")
 
 
 @pytest.fixture
@@ -189,7 +201,11 @@ def _boundaries(operation: Any, known: dict[str, str]) -> list[Any]:
 
 @pytest.mark.parametrize("label", OPERATIONS)
 async def test_every_answer_is_documented_and_none_is_a_server_error(
-    client: httpx.AsyncClient, owner: Actor, path_ids: dict[str, str], label: str
+    client: httpx.AsyncClient,
+    owner: Actor,
+    outsider: Actor,
+    path_ids: dict[str, str],
+    label: str,
 ) -> None:
     method, path = label.split(" ", 1)
     operation = SCHEMA[path][method]
@@ -199,11 +215,21 @@ async def test_every_answer_is_documented_and_none_is_a_server_error(
         *_fuzzed(operation, GenerationMode.POSITIVE, known),
         *_fuzzed(operation, GenerationMode.NEGATIVE, known),
     ]
+    in_workspace = path.startswith("/v1/workspaces/{workspace_id}")
     for case in cases:
-        response = await _send(client, case, owner)
-        try:
-            case.validate_response(response, checks=CHECKS)
-        except FailureGroup as failures:
-            # Its message names each failure and the request; the group's own traceback
-            # would repeat that once for every failure.
-            raise AssertionError(str(failures)) from None
+        _validate(case, await _send(client, case, owner))
+        if in_workspace:
+            response = await _send(client, case, outsider)
+            _validate(case, response)
+            assert response.status_code in TOLD_TO_OUTSIDERS, (
+                f"{response.status_code} to a non-member: {response.text[:500]}"
+            )
+
+
+def _validate(case: Any, response: httpx.Response) -> None:
+    try:
+        case.validate_response(response, checks=CHECKS)
+    except FailureGroup as failures:
+        # Its message names each failure and the request; the group's own traceback would
+        # repeat that once for every failure.
+        raise AssertionError(str(failures)) from None
