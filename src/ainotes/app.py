@@ -29,6 +29,7 @@ from ainotes.core import health
 from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database, runs_sqlite_inline
 from ainotes.core.errors import (
+    ContentTooLarge,
     InvalidCorrelationHeader,
     ProblemDetail,
     ProblemError,
@@ -293,6 +294,9 @@ def _complete_openapi(app: FastAPI) -> None:
                 for operation in path_item.values():
                     operation["parameters"] = [*operation.get("parameters", []), *headers]
                     also_document(operation["responses"], InvalidCorrelationHeader)
+                    # Past the body limit, whatever the route: a declared Content-Length is
+                    # enough, with or without a body the route reads.
+                    also_document(operation["responses"], ContentTooLarge)
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -21,7 +21,7 @@ from ainotes.attachments.service import Download, StagedUpload
 from ainotes.attachments.storage import blob_store
 from ainotes.core.config import Settings
 from ainotes.core.db import ReadSession, WriteSession
-from ainotes.core.errors import ContentTooLarge, problem_responses
+from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IDEMPOTENCY_PROBLEMS, IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.middleware import answering_head
@@ -116,14 +116,9 @@ def build_router(settings: Settings) -> APIRouter:
         response_model=AttachmentRead,
         status_code=status.HTTP_201_CREATED,
         # The idempotency problems named here too: the route class only fills in statuses
-        # that are not documented yet, and 400 is. The body is read by hand, so the route
-        # class does not see it: ContentTooLarge is a form's framing past the server's limit.
+        # that are not documented yet, and 400 is.
         responses=problem_responses(
-            *scoped,
-            AttachmentTooLarge,
-            ContentTooLarge,
-            MalformedUpload,
-            *IDEMPOTENCY_PROBLEMS,
+            *scoped, AttachmentTooLarge, MalformedUpload, *IDEMPOTENCY_PROBLEMS
         ),
         openapi_extra={"requestBody": _UPLOAD_BODY},
     )

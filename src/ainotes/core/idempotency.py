@@ -37,7 +37,6 @@ from ainotes.core.db import Database, WritableSession, after_request
 from ainotes.core.errors import (
     BadRequest,
     Conflict,
-    ContentTooLarge,
     ProblemError,
     UnsupportedMediaType,
     also_document,
@@ -448,12 +447,9 @@ class IdempotentRoute(APIRoute):
             extra["parameters"] = [*extra.get("parameters", []), openapi_parameter()]
             kwargs["openapi_extra"] = extra
         super().__init__(path, endpoint, **kwargs)
-        if self.body_field is not None:
-            # Any body past AINOTES_MAX_REQUEST_BODY_BYTES (core/middleware.py).
-            also_document(self.responses, ContentTooLarge)
-            if not isinstance(self.body_field.field_info, Form):
-                # A JSON body sent as anything else (core/errors.py, _handle_validation).
-                also_document(self.responses, UnsupportedMediaType)
+        if self.body_field is not None and not isinstance(self.body_field.field_info, Form):
+            # A JSON body sent as anything else (core/errors.py, _handle_validation).
+            also_document(self.responses, UnsupportedMediaType)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
