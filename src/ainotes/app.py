@@ -281,7 +281,8 @@ def _install_offline_docs(app: FastAPI) -> None:
 def _complete_openapi(app: FastAPI) -> None:
     """Add to the generated document what no route declares: ``ProblemDetail`` as a named
     component even if no route happened to reference it, and on every operation the headers
-    the request-context middleware reads, with the 400 it answers for a malformed one."""
+    the request-context middleware reads and the problems it answers before any route runs
+    (a malformed correlation header, a declared body past the limit)."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:

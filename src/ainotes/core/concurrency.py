@@ -12,7 +12,8 @@ from ainotes.core.errors import BadRequest, PreconditionFailed
 # a client behind one has no other tag to send. These tags are version numbers, not hashes of
 # bytes, so W/"7" names version 7 exactly as "7" does.
 # ASCII digits and HTTP's own whitespace (space, tab) only, written alike in Python and in the
-# document's ECMA dialect, whose \d and \s differ from Python's.
+# document's ECMA dialect, whose \d and \s differ from Python's; matched in full, as ECMA's $
+# does not match before a final newline and Python's does.
 _ETAG = re.compile(r'^(?:W/)?"([0-9]{1,18})"$')
 _IF_MATCH_SCHEMA = {"type": "string", "pattern": r'^[ \t]*(\*|(W/)?"[0-9]{1,18}")[ \t]*$'}
 
@@ -54,7 +55,7 @@ def expected_version(
     value = if_match.strip(" \t")
     if value == "*":
         return None
-    match = _ETAG.match(value)
+    match = _ETAG.fullmatch(value)
     if match is None:
         raise InvalidIfMatch('If-Match must be one ETag as this API sends them, like "7".')
     return int(match.group(1))

@@ -50,7 +50,8 @@ _HEADER_DESCRIPTIONS = {
     "echoed in the response, logged, and recorded with every audit event it causes. "
     "Of another form: 400.",
     "X-Workflow-ID": "The agent workflow that caused this request, recorded with its audit "
-    "events. Of another form: 400.",
+    "events; those of a decision on a proposal (approving, rejecting, applying it) record "
+    "the proposal's own workflow instead. Of another form: 400.",
     "X-Workflow-Step": "The step of that workflow, recorded likewise. Of another form: 400.",
     "traceparent": "A W3C Trace Context parent; its trace id is logged with the request. One "
     "of another form starts a new trace.",
@@ -160,13 +161,13 @@ def _safe(value: bytes | None) -> str | None:
     if value is None:
         return None
     text = value.decode("latin-1")
-    return text if _SAFE_ID.match(text) else None
+    return text if _SAFE_ID.fullmatch(text) else None
 
 
 def _invalid_correlation_header(headers: dict[bytes, bytes]) -> str | None:
     for name, pattern in _CORRELATION_HEADERS.items():
         value = headers.get(name)
-        if value is not None and not pattern.match(value.decode("latin-1")):
+        if value is not None and not pattern.fullmatch(value.decode("latin-1")):
             return name.decode()
     return None
 
@@ -175,7 +176,7 @@ def _trace_id(traceparent: bytes | None) -> str | None:
     """The trace id of a valid W3C traceparent; anything else starts a new trace."""
     if traceparent is None:
         return None
-    match = _TRACEPARENT.match(traceparent.decode("latin-1").strip())
+    match = _TRACEPARENT.fullmatch(traceparent.decode("latin-1").strip())
     if match is None or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
         return None
     if match.group(0)[:2] == "ff":
