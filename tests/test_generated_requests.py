@@ -1,6 +1,6 @@
 """Requests generated from the served OpenAPI document, for every operation (schemathesis):
 whatever a client sends, schema-valid or not, the answer is never a 5xx, and it is one the
-document declares for the operation, with the declared media type and body schema.
+document declares for the operation, with the declared media type, headers and body schema.
 
 Each operation gets its own workspace, holding one of everything a path can name, whose ids
 the generated requests use, so that they reach the route's own validation and rules rather
@@ -23,6 +23,7 @@ from schemathesis import GenerationMode, openapi
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -51,6 +52,7 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
 ]
 FUZZED_PER_MODE = 12

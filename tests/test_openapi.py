@@ -201,6 +201,20 @@ class TestProblemResponses:
                 missing.append(f"{method} {path}: 400")
         assert missing == []
 
+    async def test_every_response_documents_the_headers_it_always_carries(
+        self, document: dict[str, Any]
+    ) -> None:
+        missing = []
+        for method, path, operation in operations_of(document):
+            for status, response in operation["responses"].items():
+                headers = response.get("headers", {})
+                if not headers.get("X-Request-ID", {}).get("required"):
+                    missing.append(f"{method} {path} {status}: X-Request-ID")
+                writes = method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
+                if writes and status.startswith("2") and "Idempotent-Replayed" not in headers:
+                    missing.append(f"{method} {path} {status}: Idempotent-Replayed")
+        assert missing == []
+
     async def test_documented_header_patterns_are_the_middlewares(
         self, client: httpx.AsyncClient, document: dict[str, Any]
     ) -> None:

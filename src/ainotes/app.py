@@ -36,9 +36,10 @@ from ainotes.core.errors import (
     also_document,
     install_error_handlers,
 )
-from ainotes.core.idempotency import IdempotencyConfig, PrincipalResolver
+from ainotes.core.idempotency import MUTATING_METHODS, IdempotencyConfig, PrincipalResolver
 from ainotes.core.logging import configure_logging
 from ainotes.core.middleware import RequestContextMiddleware, documented_headers
+from ainotes.core.openapi import header_docs
 from ainotes.core.principal import Principal
 from ainotes.notes import events as note_events
 from ainotes.notes import routes as notes_routes
@@ -280,9 +281,10 @@ def _install_offline_docs(app: FastAPI) -> None:
 
 def _complete_openapi(app: FastAPI) -> None:
     """Add to the generated document what no route declares: ``ProblemDetail`` as a named
-    component even if no route happened to reference it, and on every operation the headers
-    the request-context middleware reads and the problems it answers before any route runs
-    (a malformed correlation header, a declared body past the limit)."""
+    component even if no route happened to reference it; on every operation the headers the
+    request-context middleware reads and the problems it answers before any route runs (a
+    malformed correlation header, a declared body past the limit); and on every response
+    the headers it echoes, and on a write's success Idempotent-Replayed."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -292,12 +294,20 @@ def _complete_openapi(app: FastAPI) -> None:
             schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
             headers = documented_headers()
             for path_item in schema["paths"].values():
-                for operation in path_item.values():
+                for method, operation in path_item.items():
                     operation["parameters"] = [*operation.get("parameters", []), *headers]
                     also_document(operation["responses"], InvalidCorrelationHeader)
                     # Past the body limit, whatever the route: a declared Content-Length is
                     # enough, with or without a body the route reads.
                     also_document(operation["responses"], ContentTooLarge)
+                    for status, response in operation["responses"].items():
+                        echoed = ["X-Request-ID", "X-Correlation-ID"]
+                        if method.upper() in MUTATING_METHODS and status.startswith("2"):
+                            echoed.append("Idempotent-Replayed")
+                        response["headers"] = {
+                            **response.get("headers", {}),
+                            **header_docs(*echoed),
+                        }
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -26,6 +26,7 @@ from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.openapi import sets_headers
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
@@ -88,7 +89,10 @@ def build_router(settings: Settings) -> APIRouter:
         "",
         response_model=ArtifactRead,
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(*scoped, *sourced),
+        responses={
+            **problem_responses(*scoped, *sourced),
+            **sets_headers(201, "ETag", "Location"),
+        },
     )
     async def create_artifact(
         body: Annotated[ArtifactCreate, Body()],
@@ -129,7 +133,11 @@ def build_router(settings: Settings) -> APIRouter:
             items=[artifact_summary(v) for v in items], next_cursor=next_cursor
         )
 
-    @router.get("/{artifact_id}", response_model=ArtifactRead, responses=problem_responses(*one))
+    @router.get(
+        "/{artifact_id}",
+        response_model=ArtifactRead,
+        responses={**problem_responses(*one), **sets_headers(200, "ETag")},
+    )
     async def get_artifact(
         artifact_id: ArtifactId,
         access: ViewableWorkspace,
@@ -143,7 +151,10 @@ def build_router(settings: Settings) -> APIRouter:
     @router.patch(
         "/{artifact_id}",
         response_model=ArtifactRead,
-        responses=problem_responses(*versioned, *sourced, InvalidArtifactContent),
+        responses={
+            **problem_responses(*versioned, *sourced, InvalidArtifactContent),
+            **sets_headers(200, "ETag"),
+        },
     )
     async def update_artifact(
         artifact_id: ArtifactId,

@@ -25,6 +25,7 @@ from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IDEMPOTENCY_PROBLEMS, IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
 from ainotes.core.middleware import answering_head
+from ainotes.core.openapi import header_docs, sets_headers
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.workspaces.dependencies import EditableWorkspace, ViewableWorkspace
@@ -117,9 +118,12 @@ def build_router(settings: Settings) -> APIRouter:
         status_code=status.HTTP_201_CREATED,
         # The idempotency problems named here too: the route class only fills in statuses
         # that are not documented yet, and 400 is.
-        responses=problem_responses(
-            *scoped, AttachmentTooLarge, MalformedUpload, *IDEMPOTENCY_PROBLEMS
-        ),
+        responses={
+            **problem_responses(
+                *scoped, AttachmentTooLarge, MalformedUpload, *IDEMPOTENCY_PROBLEMS
+            ),
+            **sets_headers(201, "ETag", "Location"),
+        },
         openapi_extra={"requestBody": _UPLOAD_BODY},
     )
     async def create_attachment(
@@ -172,9 +176,17 @@ def build_router(settings: Settings) -> APIRouter:
         "/{attachment_id}/content",
         response_class=StreamingResponse,
         responses={
-            200: {"description": "The whole file.", "content": {"*/*": {}}},
-            206: {"description": "The requested byte range.", "content": {"*/*": {}}},
-            304: {"description": "Not modified (If-None-Match)."},
+            200: {
+                "description": "The whole file.",
+                "content": {"*/*": {}},
+                "headers": header_docs("ETag"),
+            },
+            206: {
+                "description": "The requested byte range.",
+                "content": {"*/*": {}},
+                "headers": header_docs("ETag", "Content-Range"),
+            },
+            304: {"description": "Not modified (If-None-Match).", "headers": header_docs("ETag")},
             **problem_responses(*one, RangeNotSatisfiable, AttachmentContentMissing),
         },
     )

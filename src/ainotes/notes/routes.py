@@ -14,6 +14,7 @@ from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.openapi import sets_headers
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page, UtcInstant
 from ainotes.notes import service as notes_service
@@ -61,7 +62,10 @@ def build_router(settings: Settings) -> APIRouter:
         "",
         response_model=NoteRead,
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(*scoped, NoteTooLarge),
+        responses={
+            **problem_responses(*scoped, NoteTooLarge),
+            **sets_headers(201, "ETag", "Location"),
+        },
     )
     async def create_note(
         body: NoteCreate,
@@ -111,7 +115,11 @@ def build_router(settings: Settings) -> APIRouter:
         )
         return Page[NoteSummary].model_validate({"items": items, "next_cursor": next_cursor})
 
-    @router.get("/{note_id}", response_model=NoteDetail, responses=problem_responses(*one_note))
+    @router.get(
+        "/{note_id}",
+        response_model=NoteDetail,
+        responses={**problem_responses(*one_note), **sets_headers(200, "ETag")},
+    )
     async def get_note(
         note_id: NoteId,
         access: ViewableWorkspace,
@@ -132,7 +140,10 @@ def build_router(settings: Settings) -> APIRouter:
     @router.patch(
         "/{note_id}",
         response_model=NoteRead,
-        responses=problem_responses(*versioned, NoteTooLarge, NoteInTrash),
+        responses={
+            **problem_responses(*versioned, NoteTooLarge, NoteInTrash),
+            **sets_headers(200, "ETag"),
+        },
     )
     async def update_note(
         note_id: NoteId,
@@ -148,7 +159,11 @@ def build_router(settings: Settings) -> APIRouter:
         response.headers["ETag"] = etag_for(note.version)
         return note
 
-    @router.delete("/{note_id}", response_model=NoteRead, responses=problem_responses(*versioned))
+    @router.delete(
+        "/{note_id}",
+        response_model=NoteRead,
+        responses={**problem_responses(*versioned), **sets_headers(200, "ETag")},
+    )
     async def trash_note(
         note_id: NoteId,
         access: EditableWorkspace,
@@ -164,7 +179,10 @@ def build_router(settings: Settings) -> APIRouter:
     @router.post(
         "/{note_id}/restore",
         response_model=NoteRead,
-        responses=problem_responses(*versioned, NoteNotInTrash),
+        responses={
+            **problem_responses(*versioned, NoteNotInTrash),
+            **sets_headers(200, "ETag"),
+        },
     )
     async def restore_note(
         note_id: NoteId,
@@ -229,7 +247,10 @@ def build_router(settings: Settings) -> APIRouter:
     @router.post(
         "/{note_id}/revisions/{version}/restore",
         response_model=NoteRead,
-        responses=problem_responses(*versioned, RevisionNotFound, NoteInTrash),
+        responses={
+            **problem_responses(*versioned, RevisionNotFound, NoteInTrash),
+            **sets_headers(200, "ETag"),
+        },
     )
     async def restore_revision(
         note_id: NoteId,

@@ -8,6 +8,7 @@ from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.openapi import sets_headers
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.notes.errors import NoteNotFound
@@ -72,9 +73,12 @@ def build_router(settings: Settings) -> APIRouter:
         "/relationships",
         response_model=RelationshipRead,
         status_code=status.HTTP_201_CREATED,
-        responses=problem_responses(
-            *scoped, NoteNotFound, SelfRelationship, DuplicateRelationship, RelatedNoteInTrash
-        ),
+        responses={
+            **problem_responses(
+                *scoped, NoteNotFound, SelfRelationship, DuplicateRelationship, RelatedNoteInTrash
+            ),
+            **sets_headers(201, "Location"),
+        },
     )
     async def create_relationship(
         body: RelationshipCreate,

@@ -9,6 +9,7 @@ from ainotes.core.db import ReadSession, WriteSession
 from ainotes.core.errors import problem_responses
 from ainotes.core.idempotency import IdempotentRoute
 from ainotes.core.ids import ID_PATTERN
+from ainotes.core.openapi import sets_headers
 from ainotes.core.pagination import InvalidCursor
 from ainotes.core.schemas import Page
 from ainotes.notes import service as notes_service
@@ -93,7 +94,7 @@ def build_router(settings: Settings) -> APIRouter:
     @router.get(
         "/tasks/{task_id}",
         response_model=TaskRead,
-        responses=problem_responses(*scoped, TaskNotFound),
+        responses={**problem_responses(*scoped, TaskNotFound), **sets_headers(200, "ETag")},
     )
     async def get_task(
         task_id: TaskId, access: ViewableWorkspace, session: ReadSession, response: Response
@@ -106,15 +107,18 @@ def build_router(settings: Settings) -> APIRouter:
     @router.patch(
         "/tasks/{task_id}",
         response_model=TaskRead,
-        responses=problem_responses(
-            *scoped,
-            TaskNotFound,
-            TaskOutOfSync,
-            NoteInTrash,
-            NoteTooLarge,
-            StaleVersion,
-            InvalidIfMatch,
-        ),
+        responses={
+            **problem_responses(
+                *scoped,
+                TaskNotFound,
+                TaskOutOfSync,
+                NoteInTrash,
+                NoteTooLarge,
+                StaleVersion,
+                InvalidIfMatch,
+            ),
+            **sets_headers(200, "ETag"),
+        },
     )
     async def update_task(
         task_id: TaskId,
