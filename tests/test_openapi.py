@@ -201,6 +201,20 @@ class TestProblemResponses:
                 missing.append(f"{method} {path}: 400")
         assert missing == []
 
+    async def test_no_operation_documents_headers_openapi_ignores(
+        self, document: dict[str, Any]
+    ) -> None:
+        """OpenAPI 3.1 says a header parameter named Accept, Content-Type or Authorization
+        SHALL be ignored: those are the media types and the security scheme's."""
+        ignored = {"accept", "content-type", "authorization"}
+        wrong = [
+            f"{method} {path}: {p['name']}"
+            for method, path, operation in operations_of(document)
+            for p in operation.get("parameters", [])
+            if p["in"] == "header" and p["name"].lower() in ignored
+        ]
+        assert wrong == []
+
     async def test_every_response_documents_the_headers_it_always_carries(
         self, document: dict[str, Any]
     ) -> None:

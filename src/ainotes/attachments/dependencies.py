@@ -42,7 +42,9 @@ def staged_upload(store: BlobStore, max_bytes: int) -> Callable[..., AsyncIterat
             ),
         ] = None,
         content_disposition: Annotated[str | None, Header(max_length=2000)] = None,
-        content_type: Annotated[str | None, Header(max_length=255)] = None,
+        # Not a documented parameter: OpenAPI describes Content-Type by the request body's
+        # media types (and says a parameter of that name is ignored).
+        content_type: Annotated[str | None, Header(max_length=255, include_in_schema=False)] = None,
     ) -> AsyncIterator[StagedUpload]:
         # Editors only, checked before a single byte of the body is read.
         if principal.kind is PrincipalKind.AGENT:
