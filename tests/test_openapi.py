@@ -16,6 +16,7 @@ from ainotes.core.concurrency import InvalidIfMatch, expected_version
 from ainotes.core.errors import (
     PROBLEM_CONTENT_TYPE,
     ContentTooLarge,
+    DatabaseBusy,
     InvalidCorrelationHeader,
     ProblemError,
     UnsupportedMediaType,
@@ -227,6 +228,20 @@ class TestProblemResponses:
                 writes = method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
                 if writes and status.startswith("2") and "Idempotent-Replayed" not in headers:
                     missing.append(f"{method} {path} {status}: Idempotent-Replayed")
+                if status == "401" and not headers.get("WWW-Authenticate", {}).get("required"):
+                    missing.append(f"{method} {path} 401: WWW-Authenticate")
+        assert missing == []
+
+    async def test_every_route_that_reads_the_database_documents_503(
+        self, document: dict[str, Any]
+    ) -> None:
+        missing = [
+            f"{method} {path}"
+            for method, path, operation in operations_of(document)
+            if path.startswith("/v1/")
+            and DatabaseBusy.type_uri()
+            not in operation["responses"].get("503", {}).get("description", "")
+        ]
         assert missing == []
 
     async def test_documented_header_patterns_are_the_middlewares(

@@ -30,6 +30,7 @@ from ainotes.core.config import Settings, get_settings
 from ainotes.core.db import Database, runs_sqlite_inline
 from ainotes.core.errors import (
     ContentTooLarge,
+    DatabaseBusy,
     InvalidCorrelationHeader,
     ProblemDetail,
     ProblemError,
@@ -279,12 +280,18 @@ def _install_offline_docs(app: FastAPI) -> None:
         )
 
 
+# Headers problems of these statuses carry: the bearer challenge of a 401; when to retry a key
+# still in use (409) or a busy database (503).
+_HEADERS_OF_PROBLEMS = {"401": ["WWW-Authenticate"], "409": ["Retry-After"], "503": ["Retry-After"]}
+
+
 def _complete_openapi(app: FastAPI) -> None:
     """Add to the generated document what no route declares: ``ProblemDetail`` as a named
     component even if no route happened to reference it; on every operation the headers the
     request-context middleware reads and the problems it answers before any route runs (a
     malformed correlation header, a declared body past the limit); and on every response
-    the headers it echoes, and on a write's success Idempotent-Replayed."""
+    the headers it echoes, on a write's success Idempotent-Replayed, and a 503 on every route
+    that reads the database."""
     original = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -293,17 +300,21 @@ def _complete_openapi(app: FastAPI) -> None:
             schemas = schema.setdefault("components", {}).setdefault("schemas", {})
             schemas.setdefault("ProblemDetail", ProblemDetail.model_json_schema())
             headers = documented_headers()
-            for path_item in schema["paths"].values():
+            for path, path_item in schema["paths"].items():
                 for method, operation in path_item.items():
                     operation["parameters"] = [*operation.get("parameters", []), *headers]
                     also_document(operation["responses"], InvalidCorrelationHeader)
                     # Past the body limit, whatever the route: a declared Content-Length is
                     # enough, with or without a body the route reads.
                     also_document(operation["responses"], ContentTooLarge)
+                    if path.startswith("/v1/"):
+                        # A busy or unreachable database, on any route that reads it.
+                        also_document(operation["responses"], DatabaseBusy)
                     for status, response in operation["responses"].items():
                         echoed = ["X-Request-ID", "X-Correlation-ID"]
                         if method.upper() in MUTATING_METHODS and status.startswith("2"):
                             echoed.append("Idempotent-Replayed")
+                        echoed += _HEADERS_OF_PROBLEMS.get(status, [])
                         response["headers"] = {
                             **response.get("headers", {}),
                             **header_docs(*echoed),

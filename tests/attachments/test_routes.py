@@ -180,6 +180,8 @@ class TestUploadAndDownload:
         )
         assert response.status_code == 304
         assert response.content == b""
+        # A 304 repeats the validator the client holds (RFC 9110, 15.4.5).
+        assert response.headers["etag"] == f'"{attachment["sha256"]}"'
 
 
 BOUNDARY = "----ainotes-test-7MA4YWxkTrZu0gW"

@@ -188,6 +188,10 @@ def build_router(settings: Settings) -> APIRouter:
             },
             304: {"description": "Not modified (If-None-Match).", "headers": header_docs("ETag")},
             **problem_responses(*one, RangeNotSatisfiable, AttachmentContentMissing),
+            416: {
+                **problem_responses(RangeNotSatisfiable)[416],
+                "headers": header_docs("Content-Range"),
+            },
         },
     )
     async def get_attachment_content(

@@ -176,7 +176,7 @@ def _trace_id(traceparent: bytes | None) -> str | None:
     """The trace id of a valid W3C traceparent; anything else starts a new trace."""
     if traceparent is None:
         return None
-    match = _TRACEPARENT.fullmatch(traceparent.decode("latin-1").strip())
+    match = _TRACEPARENT.fullmatch(traceparent.decode("latin-1").strip(" \t"))
     if match is None or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
         return None
     if match.group(0)[:2] == "ff":

@@ -26,6 +26,14 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
         "description": "The X-Correlation-ID the request carried, if it carried one.",
         "schema": {"type": "string"},
     },
+    "WWW-Authenticate": {
+        "description": "The authentication scheme to use: `Bearer`.",
+        "schema": {"type": "string"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
     "Idempotent-Replayed": {
         "description": "On a write that carried an Idempotency-Key: `true` when this is the "
         "stored response of an earlier request with the same key, `false` when the write "
@@ -34,7 +42,7 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     },
 }
 # Present on every response that names them (the others only when the request asked).
-_ALWAYS = {"ETag", "Location", "Content-Range", "X-Request-ID"}
+_ALWAYS = {"ETag", "Location", "Content-Range", "X-Request-ID", "WWW-Authenticate"}
 
 
 def header_docs(*names: str) -> dict[str, dict[str, Any]]:
