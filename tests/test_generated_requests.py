@@ -13,6 +13,7 @@ requests every time, so that a failure here is a regression, not a new draw.
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -140,20 +141,21 @@ async def path_ids(factory: Factory, client: httpx.AsyncClient, owner: Actor) ->
 async def _send(
     client: httpx.AsyncClient,
     case: Any,
-    actor: Actor,
+    credentials: Mapping[str, str],
     workspace_instead: tuple[str, str] | None = None,
+    key: str | None = None,
 ) -> httpx.Response:
     # Encoded by requests, as schemathesis itself sends a case (multipart files, form fields,
     # query values of any type), then sent through the application's own ASGI transport.
     prepared = requests.Request(**case.as_transport_kwargs(base_url=BASE_URL)).prepare()
     # Latin-1, as HTTP/1.1 carries header bytes (generated values may go past ASCII).
     headers = httpx.Headers(dict(prepared.headers), encoding="latin-1")
-    headers.update(actor.headers)
-    key = headers.get(IDEMPOTENCY_HEADER)
-    if key is not None and _is_valid_key(key):
-        # A fresh one each time: the generator repeats its keys, and a key seen before with
-        # another request is a 422 that would stop every later case at the header.
-        headers[IDEMPOTENCY_HEADER] = str(uuid.uuid4())
+    headers.update(credentials)
+    generated_key = headers.get(IDEMPOTENCY_HEADER)
+    if generated_key is not None and _is_valid_key(generated_key):
+        # A fresh one each time unless a replay is meant: the generator repeats its keys, and
+        # a key seen before with another request is a 422 that would stop every later case.
+        headers[IDEMPOTENCY_HEADER] = key or str(uuid.uuid4())
     body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
     assert prepared.method is not None
     assert prepared.url is not None
@@ -236,11 +238,23 @@ async def test_every_answer_is_documented_and_none_is_a_server_error(
         *_fuzzed(operation, GenerationMode.NEGATIVE, known, query),
     ]
     in_workspace = path.startswith("/v1/workspaces/{workspace_id}")
+    # Without credentials: a 401 with its challenge, as documented, or a problem with the
+    # request found before authentication.
+    anonymous = await _send(client, cases[0], {})
+    _validate(cases[0], anonymous)
+    assert not anonymous.is_success
     for case in cases:
         if in_workspace:
             # First, so that nothing the owner's request deletes is gone when it is tried.
             await _assert_tells_an_outsider_nothing(client, case, outsider, ids["workspace_id"])
-        _validate(case, await _send(client, case, owner))
+        key = str(uuid.uuid4())
+        response = await _send(client, case, owner.headers, key=key)
+        _validate(case, response)
+        if response.is_success and IDEMPOTENCY_HEADER in response.request.headers:
+            # The stored answer, replayed, is one the document declares too.
+            replay = await _send(client, case, owner.headers, key=key)
+            _validate(case, replay)
+            assert replay.headers["Idempotent-Replayed"] == "true"
 
 
 async def _assert_tells_an_outsider_nothing(
@@ -248,13 +262,13 @@ async def _assert_tells_an_outsider_nothing(
 ) -> None:
     """The non-member's answer is the one a workspace that does not exist gets, body and all
     (but for the ids the request named), and one of TOLD_TO_OUTSIDERS."""
-    response = await _send(client, case, outsider)
+    response = await _send(client, case, outsider.headers)
     _validate(case, response)
     assert response.status_code in TOLD_TO_OUTSIDERS, (
         f"{response.status_code} to a non-member: {response.text[:500]}"
     )
     absent = new_id()
-    elsewhere = await _send(client, case, outsider, (workspace_id, absent))
+    elsewhere = await _send(client, case, outsider.headers, (workspace_id, absent))
     assert (response.status_code, _comparable(response, workspace_id, absent)) == (
         elsewhere.status_code,
         _comparable(elsewhere, workspace_id, absent),
