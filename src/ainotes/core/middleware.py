@@ -44,8 +44,8 @@ _CORRELATION_HEADERS = {
 # W3C Trace Context: version-traceid-parentid-flags.
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$")
 _HEADER_DESCRIPTIONS = {
-    "X-Request-ID": "This request's id, echoed in the response, its log lines and any problem; "
-    "one of another form is replaced by a new id.",
+    "X-Request-ID": "This request's id, echoed in the response, its log lines and any problem: "
+    "1 to 128 letters, digits and . _ : -; one of another form is replaced by a new id.",
     "X-Correlation-ID": "Ties this request to others of one piece of work (an agent's run); "
     "echoed in the response, logged, and recorded with every audit event it causes. "
     "Of another form: 400.",
@@ -53,30 +53,33 @@ _HEADER_DESCRIPTIONS = {
     "events; those of a decision on a proposal (approving, rejecting, applying it) record "
     "the proposal's own workflow instead. Of another form: 400.",
     "X-Workflow-Step": "The step of that workflow, recorded likewise. Of another form: 400.",
-    "traceparent": "A W3C Trace Context parent; its trace id is logged with the request. One "
-    "of another form starts a new trace.",
+    "traceparent": "A W3C Trace Context parent (version-traceid-parentid-flags, in lower-case "
+    "hex); its trace id is logged with the request. One of another form starts a new trace.",
 }
 
 
 def documented_headers() -> list[dict[str, Any]]:
-    """OpenAPI parameters for the headers this middleware reads on every request, with the
-    patterns it holds them to."""
-    patterns = {
-        "X-Request-ID": _SAFE_ID,
+    """OpenAPI parameters for the headers this middleware reads on every request. Those it
+    refuses when malformed carry the pattern it holds them to; those it replaces or ignores
+    take any value, their form given in words."""
+    refused = {
         "X-Correlation-ID": _CORRELATION_HEADERS[b"x-correlation-id"],
         "X-Workflow-ID": _CORRELATION_HEADERS[b"x-workflow-id"],
         "X-Workflow-Step": _CORRELATION_HEADERS[b"x-workflow-step"],
-        "traceparent": _TRACEPARENT,
     }
     return [
         {
             "name": name,
             "in": "header",
             "required": False,
-            "description": _HEADER_DESCRIPTIONS[name],
-            "schema": {"type": "string", "pattern": pattern.pattern},
+            "description": description,
+            "schema": (
+                {"type": "string", "pattern": refused[name].pattern}
+                if name in refused
+                else {"type": "string"}
+            ),
         }
-        for name, pattern in patterns.items()
+        for name, description in _HEADER_DESCRIPTIONS.items()
     ]
 
 
