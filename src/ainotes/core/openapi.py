@@ -11,8 +11,9 @@ def _text(description: str, **schema: Any) -> dict[str, Any]:
 
 RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     "ETag": _text(
-        'The version read or written, as an entity tag (e.g. `"7"`): send it back in If-Match '
-        "to change the resource only if it has not changed since."
+        "The entity tag of what was read or written. For a note, task or artifact, its version "
+        '(e.g. `"7"`): send it back in If-Match to change it only if it has not changed '
+        "since. For an attachment, its file's sha256, for If-None-Match and If-Range."
     ),
     "Location": _text("The path of the resource created."),
     "Content-Range": _text("The bytes of the file this response holds, and its size."),
