@@ -21,6 +21,7 @@ from ainotes.core.errors import (
     ProblemError,
     UnsupportedMediaType,
 )
+from ainotes.core.idempotency import MUTATING_METHODS
 from ainotes.notes.errors import NoteTooLarge
 
 pytestmark = pytest.mark.anyio
@@ -225,8 +226,11 @@ class TestProblemResponses:
                 headers = response.get("headers", {})
                 if not headers.get("X-Request-ID", {}).get("required"):
                     missing.append(f"{method} {path} {status}: X-Request-ID")
-                writes = method.upper() in {"POST", "PUT", "PATCH", "DELETE"}
-                if writes and status.startswith("2") and "Idempotent-Replayed" not in headers:
+                if (
+                    method.upper() in MUTATING_METHODS
+                    and status.startswith("2")
+                    and "Idempotent-Replayed" not in headers
+                ):
                     missing.append(f"{method} {path} {status}: Idempotent-Replayed")
                 if status == "401" and not headers.get("WWW-Authenticate", {}).get("required"):
                     missing.append(f"{method} {path} 401: WWW-Authenticate")
