@@ -203,6 +203,16 @@ class TestProblemResponses:
                 missing.append(f"{method} {path}: 400")
         assert missing == []
 
+    async def test_no_parameter_is_documented_as_null(self, document: dict[str, Any]) -> None:
+        """Parameters are text or absent; "or null" would have clients send the text null."""
+        wrong = [
+            f"{method} {path}: {p['name']}"
+            for method, path, operation in operations_of(document)
+            for p in operation.get("parameters", [])
+            if "null" in json.dumps(p.get("schema", {}))
+        ]
+        assert wrong == []
+
     async def test_no_operation_documents_headers_openapi_ignores(
         self, document: dict[str, Any]
     ) -> None:

@@ -285,9 +285,21 @@ def _install_offline_docs(app: FastAPI) -> None:
 _HEADERS_OF_PROBLEMS = {"401": ["WWW-Authenticate"], "409": ["Retry-After"], "503": ["Retry-After"]}
 
 
+def _without_null(parameter: dict[str, Any]) -> None:
+    """A parameter is given as text or not at all: FastAPI documents ``T | None`` as "T or
+    null", and a client generating requests from the document then sends the text "null".
+    What makes it optional is ``required: false``."""
+    schema = parameter.get("schema", {})
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        del schema["anyOf"]
+        schema.update({**branches[0], **schema})
+
+
 def _complete_openapi(app: FastAPI) -> None:
     """Add to the generated document what no route declares: ``ProblemDetail`` as a named
-    component even if no route happened to reference it; on every operation the headers the
+    component even if no route happened to reference it; parameters without "or null"; on
+    every operation the headers the
     request-context middleware reads and the problems it answers before any route runs (a
     malformed correlation header, a declared body past the limit); and on every response
     the headers it echoes, on a write's success Idempotent-Replayed, and a 503 on every route
@@ -302,6 +314,8 @@ def _complete_openapi(app: FastAPI) -> None:
             headers = documented_headers()
             for path, path_item in schema["paths"].items():
                 for method, operation in path_item.items():
+                    for parameter in operation.get("parameters", []):
+                        _without_null(parameter)
                     operation["parameters"] = [*operation.get("parameters", []), *headers]
                     also_document(operation["responses"], InvalidCorrelationHeader)
                     # Past the body limit, whatever the route: a declared Content-Length is

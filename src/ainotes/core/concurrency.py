@@ -1,7 +1,7 @@
 """ETags and If-Match for optimistic concurrency on versioned resources."""
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header
 
@@ -15,14 +15,7 @@ from ainotes.core.errors import BadRequest, PreconditionFailed
 # document's ECMA dialect, whose \d and \s differ from Python's; matched in full, as ECMA's $
 # does not match before a final newline and Python's does.
 _ETAG = re.compile(r'^(?:W/)?"([0-9]{1,18})"$')
-_IF_MATCH_SCHEMA = {"type": "string", "pattern": r'^[ \t]*(\*|(W/)?"[0-9]{1,18}")[ \t]*$'}
-
-
-def _documented_as_string(schema: dict[str, Any]) -> None:
-    # A header is a string or absent; FastAPI documents ``str | None`` as "string or null",
-    # and a client generating from the document then sends the text "null".
-    schema.pop("anyOf", None)
-    schema.update(_IF_MATCH_SCHEMA)
+_IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"[0-9]{1,18}")[ \t]*$'
 
 
 class InvalidIfMatch(BadRequest):
@@ -46,7 +39,7 @@ def expected_version(
             description='The ETag from a previous read (e.g. `"7"`): the write happens only if '
             "the resource is still at that version, else 412.",
             # Documented only: a value of another form is refused below with its own 400.
-            json_schema_extra=_documented_as_string,
+            json_schema_extra={"pattern": _IF_MATCH_PATTERN},
         ),
     ] = None,
 ) -> int | None:
