@@ -1,13 +1,19 @@
 """How the request's session ends, as the event loop sees it."""
 
+import sqlite3
 from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
-from ainotes.core.db import Database
+from ainotes.core.db import Database, sqlite_pragmas
 from ainotes.core.ids import new_id
+from ainotes.core.sqlite_inline import ReadConnections, ReadLease
+from ainotes.notes.models import Note
+from ainotes.notes.repository import NOTE_COLUMNS
 from tests.factories import Factory
 
 pytestmark = pytest.mark.anyio
@@ -94,8 +100,111 @@ async def test_a_read_returns_its_connection_before_the_response_starts(
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             pool = database.read_engine.pool
-            checked_out_at_start.append((message["status"], pool.checkedout()))  # type: ignore[attr-defined]
+            checked_out = pool.checkedout()  # type: ignore[attr-defined]
+            # On SQLite, RowQueries' leases too.
+            checked_out += database.read_connections.lent if database.read_connections else 0
+            checked_out_at_start.append((message["status"], checked_out))
 
     for path in (f"{notes}/{note['id']}", notes, f"{notes}/{new_id()}"):
         await app(_get(path, owner.token), receive, send)
     assert checked_out_at_start == [(200, 0), (200, 0), (404, 0)]
+
+
+@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+class TestInlineSqliteReadLeases:
+    """SQLite only: a read session's RowQueries run on a plain sqlite3 connection of its own
+    (core/sqlite_inline.py, ReadConnections); on PostgreSQL they run on the session's."""
+
+    async def test_row_queries_open_no_sqlalchemy_connection(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        connections = database.read_connections
+        assert connections is not None
+        async with database.read_session() as session:
+            found = await NOTE_COLUMNS.first(
+                session, {"workspace_id": workspace["id"], "note_id": note["id"]}
+            )
+            assert found is not None
+            assert found["id"] == note["id"]
+            assert not session.in_transaction()
+            assert database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert connections.lent == 1
+        assert connections.lent == 0
+
+    async def test_the_queries_of_one_session_read_one_snapshot(
+        self, database: Database, factory: Factory
+    ) -> None:
+        """As a read session's statements did on the session's connection: a write committed
+        between two of them is not half seen."""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner, title="before")
+        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+        async with database.read_session() as session:
+            first = await NOTE_COLUMNS.first(session, key)
+            async with database.write_session() as writing:
+                await writing.execute(
+                    update(Note).where(Note.id == note["id"]).values(title="after")
+                )
+            again = await NOTE_COLUMNS.first(session, key)
+        async with database.read_session() as session:
+            later = await NOTE_COLUMNS.first(session, key)
+        titles = [row["title"] if row else None for row in (first, again, later)]
+        assert titles == ["before", "before", "after"]
+
+    async def test_orm_statements_after_row_queries_still_read(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+        async with database.read_session() as session:
+            assert await NOTE_COLUMNS.first(session, key) is not None
+            loaded = await session.get(Note, (workspace["id"], note["id"]))
+            assert loaded is not None
+            assert loaded.title == note["title"]
+            # Still on the lease once it is taken.
+            assert await NOTE_COLUMNS.first(session, key) is not None
+        assert database.read_connections is not None
+        assert database.read_connections.lent == 0
+        assert database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    async def test_a_failing_session_gives_its_lease_back(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+
+        async def fail_after_reading() -> None:
+            async with database.read_session() as session:
+                await NOTE_COLUMNS.first(session, key)
+                raise LookupError
+
+        with pytest.raises(LookupError):
+            await fail_after_reading()
+        assert database.read_connections is not None
+        assert database.read_connections.lent == 0
+
+    def test_leased_connections_refuse_writes_and_only_so_many_stay_idle(
+        self, database: Database
+    ) -> None:
+        url = make_url(database.url).database
+        assert url is not None
+        connections = ReadConnections(url, sqlite_pragmas(1000, inline=True), keep=2)
+        leases = [ReadLease(connections) for _ in range(3)]
+        for lease in leases:
+            assert lease.fetchall("SELECT count(*) FROM workspaces", []) is not None
+        assert (connections.lent, connections.idle) == (3, 0)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            leases[0].fetchall("DELETE FROM workspaces", [])
+        for lease in leases:
+            lease.release()
+        assert (connections.lent, connections.idle) == (0, 2)
+        connections.close()
+        assert connections.idle == 0

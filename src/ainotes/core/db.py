@@ -31,11 +31,13 @@ from sqlalchemy.ext.asyncio import (
 from ainotes.core.access_cache import AccessCache, VerifiedAccess, access_changed
 from ainotes.core.config import Settings
 from ainotes.core.sqlite_checkpoint import BACKSTOP_PAGES, WalCheckpointer
-from ainotes.core.sqlite_inline import inline_connector
+from ainotes.core.sqlite_inline import ReadConnections, ReadLease, inline_connector
 
 ReadOnlySession = NewType("ReadOnlySession", AsyncSession)
 _holding_write_lock: ContextVar[bool] = ContextVar("holding_write_lock", default=False)
 WritableSession = NewType("WritableSession", ReadOnlySession)
+# The key of a read session's ReadLease in its ``info``, on inline SQLite.
+READ_LEASE = "ainotes.read_lease"
 
 
 def runs_sqlite_inline(settings: Settings) -> bool:
@@ -46,6 +48,22 @@ def runs_sqlite_inline(settings: Settings) -> bool:
         return False
     database = make_url(url).database
     return settings.sqlite_inline and bool(database) and database != ":memory:"
+
+
+def sqlite_pragmas(busy_timeout_ms: int, *, inline: bool) -> list[str]:
+    """The settings of every connection to the SQLite file."""
+    return [
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        # Inline, SQLite's busy handler would sleep on the event loop's thread: the one wait a
+        # transaction has, for BEGIN IMMEDIATE, is InlineConnection.begin's instead, and a read
+        # that meets a lock (WAL recovery) fails at once, retryably.
+        f"PRAGMA busy_timeout={0 if inline else int(busy_timeout_ms)}",
+        # In WAL mode NORMAL is durable against application crashes, and much faster than FULL.
+        "PRAGMA synchronous=NORMAL",
+        # The database's WalCheckpointer checkpoints, off the event loop's thread.
+        *([f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}"] if inline else []),
+    ]
 
 
 def _sqlite_engine(
@@ -74,17 +92,8 @@ def _sqlite_engine(
         # "Serializable isolation / Savepoints / Transactional DDL (asyncio version)").
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        # Inline, SQLite's busy handler would sleep on the event loop's thread: the one wait a
-        # transaction has, for BEGIN IMMEDIATE, is InlineConnection.begin's instead, and a read
-        # that meets a lock (WAL recovery) fails at once, retryably.
-        cursor.execute(f"PRAGMA busy_timeout={0 if inline else int(busy_timeout_ms)}")
-        # In WAL mode NORMAL is durable against application crashes, and much faster than FULL.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        if inline:
-            # The database's WalCheckpointer checkpoints, off the event loop's thread.
-            cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+        for pragma in sqlite_pragmas(busy_timeout_ms, inline=inline):
+            cursor.execute(pragma)
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -112,6 +121,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         inline = runs_sqlite_inline(settings)
         self.checkpointer: WalCheckpointer | None = None
+        self.read_connections: ReadConnections | None = None
         if self.is_sqlite:
             database = make_url(self.url).database
             if database and database != ":memory:":
@@ -122,6 +132,10 @@ class Database:
                 self.url, timeout, "BEGIN IMMEDIATE", pool, inline=inline
             )
             self.read_engine = _sqlite_engine(self.url, timeout, "BEGIN", pool, inline=inline)
+            if inline:
+                self.read_connections = ReadConnections(
+                    str(database), sqlite_pragmas(timeout, inline=True), keep=pool
+                )
         else:
             # No pre-ping: it costs a round trip on every checkout, of every request. A
             # connection the server dropped (a restart) fails its first statement instead, is
@@ -174,8 +188,21 @@ class Database:
     async def read_session(self) -> AsyncIterator[ReadOnlySession]:
         # Closing ends the transaction without expiring loaded objects, so that they can still
         # be serialized after the session is gone.
-        async with self._opened(self.read_sessionmaker) as session:
+        if self.read_connections is None:
+            async with self._opened(self.read_sessionmaker) as session:
+                yield ReadOnlySession(session)
+            return
+        # Inline SQLite: RowQueries run on a lease of their own (core/rows.py); the ORM's
+        # statements, if any, on the session's connection. A session that never ran one has
+        # no transaction to end, and closing it would cost a greenlet's round trip for nothing.
+        lease = ReadLease(self.read_connections)
+        session = self.read_sessionmaker(info={READ_LEASE: lease})
+        try:
             yield ReadOnlySession(session)
+        finally:
+            lease.release()
+            if session.in_transaction():
+                await session.close()
 
     @contextlib.asynccontextmanager
     async def _opened(
@@ -216,6 +243,8 @@ class Database:
         if self.checkpointer is not None:
             await self.checkpointer.stop()
         await self.write_engine.dispose()
+        if self.read_connections is not None:
+            self.read_connections.close()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
 

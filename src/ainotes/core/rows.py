@@ -18,16 +18,19 @@ what the database holds, so it belongs before a write session has pending change
 check) or in read sessions.
 """
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from ainotes.core.db import ReadOnlySession
+from ainotes.core.db import READ_LEASE, ReadOnlySession
+from ainotes.core.sqlite_inline import ReadLease
 
 _Processor = Callable[[Any], Any]
 
@@ -67,6 +70,9 @@ class RowQuery:
         self, session: ReadOnlySession, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
         """The rows, each a dict of the selected columns' keys (label them to tell apart)."""
+        lease: ReadLease | None = session.info.get(READ_LEASE)
+        if lease is not None and (lease.taken or not session.in_transaction()):
+            return self._on_lease(lease, session, parameters)
         connection = await session.connection()
         compiled = self._compiled_for(connection.dialect)
         driver = (await connection.get_raw_connection()).driver_connection
@@ -85,6 +91,19 @@ class RowQuery:
             # invalidated so that the pool does not hand it out again.
             result = await connection.execute(self.statement, parameters)
             return [dict(row) for row in result.mappings()]
+        return [compiled.convert(row) for row in rows]
+
+    def _on_lease(
+        self, lease: ReadLease, session: ReadOnlySession, parameters: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        compiled = self._compiled_for(session.get_bind().dialect)
+        values = compiled.values(parameters)
+        try:
+            rows = lease.fetchall(compiled.sql, values)
+        except sqlite3.Error as error:
+            # Wrapped as SQLAlchemy wraps a statement's error, for the error handlers: a
+            # database busy past its timeout is a retryable 503 on every path.
+            raise OperationalError(compiled.sql, values, error) from error
         return [compiled.convert(row) for row in rows]
 
     async def first(
