@@ -1,6 +1,7 @@
 """RowQuery and RowWrite: the same rows SQLAlchemy's execution gives and stores, on the
 session's own transaction."""
 
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ainotes.auth.service import hash_token
 from ainotes.core.config import Settings
-from ainotes.core.db import Database
+from ainotes.core.db import Database, loads_json
 from ainotes.core.ids import new_id
 from ainotes.core.models import UTCDateTime, _sqlite_utc, table_insert
 from ainotes.core.rows import RowQuery, RowWrite
@@ -317,6 +318,9 @@ class TestRowWrite:
         ("2026-01-31 12:00:00.000001", datetime(2026, 1, 31, 12, 0, 0, 1, tzinfo=UTC)),
         ("2026-01-31 12:00:00", datetime(2026, 1, 31, 12, tzinfo=UTC)),
         ("2026-01-31T12:00:00+02:00", datetime(2026, 1, 31, 10, tzinfo=UTC)),
+        # As long as SQLAlchemy's own format, with an offset.
+        ("2026-01-31 12:00:00.12345Z", datetime(2026, 1, 31, 12, 0, 0, 123450, tzinfo=UTC)),
+        ("2026-01-31 12:00:00.1+0100", datetime(2026, 1, 31, 11, 0, 0, 100000, tzinfo=UTC)),
         (None, None),
     ],
 )
@@ -390,3 +394,26 @@ class TestRowWriteFixedParameters:
                 await session.execute(select(Task.assignees).where(Task.id == row["id"]))
             ).scalar_one()
         assert stored == row["assignees"]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "[]",
+        '["exam", "physics", "week-3"]',
+        '{"a": [1, 2.5, null, true], "b": {"c": "ü\\u00e9"}}',
+        "123456789012345678901234567890",
+        " [1]",
+        "[1]\n",
+        '"text"',
+    ],
+)
+def test_json_columns_read_as_json_loads_reads_them(stored: str) -> None:
+    assert loads_json(stored) == json.loads(stored)
+    assert type(loads_json(stored)) is type(json.loads(stored))
+
+
+@pytest.mark.parametrize("stored", ["", "[1] x", "[1", "nope"])
+def test_json_that_json_loads_refuses_is_refused(stored: str) -> None:
+    with pytest.raises(json.JSONDecodeError):
+        loads_json(stored)

@@ -45,9 +45,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return super().result_processor(dialect, coltype)
 
 
+# "2026-01-31 12:00:00.000000": SQLAlchemy's storage format for a DateTime on SQLite.
+_STORED_LENGTH = 26
+
+
 def _sqlite_utc(value: str | None) -> datetime | None:
     if value is None:
         return None
+    if len(value) == _STORED_LENGTH:
+        # What SQLAlchemy stores, microseconds and no offset: parsed with the offset appended,
+        # 0.2 µs against 1.1 for parsing and then ``replace`` (a listing parses 150 of them).
+        try:
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:
+            pass  # an offset of its own, in as many characters
     parsed = datetime.fromisoformat(value)
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
