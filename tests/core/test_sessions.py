@@ -1,17 +1,20 @@
 """How the request's session ends, as the event loop sees it."""
 
+import asyncio
 import sqlite3
 from collections.abc import Coroutine
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import Column, Float, MetaData, String, Table, bindparam, func, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from ainotes.core.db import Database, sqlite_pragmas
 from ainotes.core.ids import new_id
-from ainotes.core.sqlite_inline import ReadConnections, ReadLease
+from ainotes.core.rows import RowQuery
+from ainotes.core.sqlite_inline import ReadConnections, SqliteReadLease
 from ainotes.notes.models import Note
 from ainotes.notes.repository import NOTE_COLUMNS
 from tests.factories import Factory
@@ -99,30 +102,30 @@ async def test_a_read_returns_its_connection_before_the_response_starts(
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
-            pool = database.read_engine.pool
-            checked_out = pool.checkedout()  # type: ignore[attr-defined]
-            # On SQLite, RowQueries' leases too.
-            checked_out += database.read_connections.lent if database.read_connections else 0
-            checked_out_at_start.append((message["status"], checked_out))
+            checked_out_at_start.append((message["status"], _connections_out(database)))
 
     for path in (f"{notes}/{note['id']}", notes, f"{notes}/{new_id()}"):
         await app(_get(path, owner.token), receive, send)
     assert checked_out_at_start == [(200, 0), (200, 0), (404, 0)]
 
 
-@pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
-class TestInlineSqliteReadLeases:
-    """SQLite only: a read session's RowQueries run on a plain sqlite3 connection of its own
-    (core/sqlite_inline.py, ReadConnections); on PostgreSQL they run on the session's."""
+def _connections_out(database: Database) -> int:
+    """Connections out of the read engine's pool and, on SQLite, out on leases."""
+    out: int = database.read_engine.pool.checkedout()  # type: ignore[attr-defined]
+    return out + (database.read_connections.lent if database.read_connections else 0)
 
-    async def test_row_queries_open_no_sqlalchemy_connection(
+
+class TestReadLeases:
+    """A read session's RowQueries run on a connection of its own, without the session's
+    machinery: a plain sqlite3 connection (core/sqlite_inline.py), or an asyncpg connection
+    straight from the pool (core/db.py)."""
+
+    async def test_row_queries_begin_no_session_transaction(
         self, database: Database, factory: Factory
     ) -> None:
         owner = await factory.user()
         workspace = await factory.workspace(owner)
         note = await factory.note(workspace, owner)
-        connections = database.read_connections
-        assert connections is not None
         async with database.read_session() as session:
             found = await NOTE_COLUMNS.first(
                 session, {"workspace_id": workspace["id"], "note_id": note["id"]}
@@ -130,30 +133,8 @@ class TestInlineSqliteReadLeases:
             assert found is not None
             assert found["id"] == note["id"]
             assert not session.in_transaction()
-            assert database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-            assert connections.lent == 1
-        assert connections.lent == 0
-
-    async def test_the_queries_of_one_session_read_one_snapshot(
-        self, database: Database, factory: Factory
-    ) -> None:
-        """As a read session's statements did on the session's connection: a write committed
-        between two of them is not half seen."""
-        owner = await factory.user()
-        workspace = await factory.workspace(owner)
-        note = await factory.note(workspace, owner, title="before")
-        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
-        async with database.read_session() as session:
-            first = await NOTE_COLUMNS.first(session, key)
-            async with database.write_session() as writing:
-                await writing.execute(
-                    update(Note).where(Note.id == note["id"]).values(title="after")
-                )
-            again = await NOTE_COLUMNS.first(session, key)
-        async with database.read_session() as session:
-            later = await NOTE_COLUMNS.first(session, key)
-        titles = [row["title"] if row else None for row in (first, again, later)]
-        assert titles == ["before", "before", "after"]
+            assert _connections_out(database) == 1
+        assert _connections_out(database) == 0
 
     async def test_orm_statements_after_row_queries_still_read(
         self, database: Database, factory: Factory
@@ -169,9 +150,8 @@ class TestInlineSqliteReadLeases:
             assert loaded.title == note["title"]
             # Still on the lease once it is taken.
             assert await NOTE_COLUMNS.first(session, key) is not None
-        assert database.read_connections is not None
-        assert database.read_connections.lent == 0
-        assert database.read_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert _connections_out(database) == 2
+        assert _connections_out(database) == 0
 
     async def test_a_failing_session_gives_its_lease_back(
         self, database: Database, factory: Factory
@@ -188,23 +168,91 @@ class TestInlineSqliteReadLeases:
 
         with pytest.raises(LookupError):
             await fail_after_reading()
-        assert database.read_connections is not None
-        assert database.read_connections.lent == 0
+        assert _connections_out(database) == 0
 
-    def test_leased_connections_refuse_writes_and_only_so_many_stay_idle(
+    async def test_a_failed_statement_discards_the_lease_and_fails_as_sqlalchemys(
+        self, database: Database, factory: Factory
+    ) -> None:
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner)
+        missing = Table("no_such_table", MetaData(), Column("id", String))
+        broken = RowQuery(select(missing.c.id).where(missing.c.id == bindparam("id")))
+        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+
+        async def read_broken() -> None:
+            async with database.read_session() as session:
+                await broken.all(session, {"id": "x"})
+
+        with pytest.raises(DBAPIError, match="no_such_table"):
+            await read_broken()
+        assert _connections_out(database) == 0
+        async with database.read_session() as session:
+            assert await NOTE_COLUMNS.first(session, key) is not None
+
+    @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+    async def test_the_queries_of_one_session_read_one_snapshot(
+        self, database: Database, factory: Factory
+    ) -> None:
+        """SQLite: as a read session's statements did on the session's connection, a write
+        committed between two of them is not half seen. (On PostgreSQL each reads its own,
+        as under READ COMMITTED in the session's transaction.)"""
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        note = await factory.note(workspace, owner, title="before")
+        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+        async with database.read_session() as session:
+            first = await NOTE_COLUMNS.first(session, key)
+            async with database.write_session() as writing:
+                await writing.execute(
+                    update(Note).where(Note.id == note["id"]).values(title="after")
+                )
+            again = await NOTE_COLUMNS.first(session, key)
+        async with database.read_session() as session:
+            later = await NOTE_COLUMNS.first(session, key)
+        titles = [row["title"] if row else None for row in (first, again, later)]
+        assert titles == ["before", "before", "after"]
+
+    @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+    async def test_leased_sqlite_connections_refuse_writes_and_only_so_many_stay_idle(
         self, database: Database
     ) -> None:
-        url = make_url(database.url).database
-        assert url is not None
-        connections = ReadConnections(url, sqlite_pragmas(1000, inline=True), keep=2)
-        leases = [ReadLease(connections) for _ in range(3)]
+        path = make_url(database.url).database
+        assert path is not None
+        connections = ReadConnections(path, sqlite_pragmas(1000, inline=True), keep=2)
+        leases = [SqliteReadLease(connections) for _ in range(3)]
         for lease in leases:
-            assert lease.fetchall("SELECT count(*) FROM workspaces", []) is not None
+            assert await lease.fetch("SELECT count(*) FROM workspaces", []) is not None
         assert (connections.lent, connections.idle) == (3, 0)
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
-            leases[0].fetchall("DELETE FROM workspaces", [])
+            await leases[0].fetch("DELETE FROM workspaces", [])
         for lease in leases:
-            lease.release()
+            await lease.release()
         assert (connections.lent, connections.idle) == (0, 2)
         connections.close()
         assert connections.idle == 0
+
+    @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+    async def test_a_read_cancelled_amid_a_statement_gives_back_a_connection_that_works(
+        self, database: Database
+    ) -> None:
+        """PostgreSQL, where a statement waits for the server: the lease's connection goes
+        back to the pool, and what reads on it next is not confused by the cancelled one."""
+        sleeping = RowQuery(select(func.pg_sleep(bindparam("seconds", type_=Float)).label("x")))
+        started = asyncio.Event()
+
+        async def read() -> None:
+            async with database.read_session() as session:
+                started.set()
+                await sleeping.all(session, {"seconds": 5})
+
+        task = asyncio.create_task(read())
+        await started.wait()
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _connections_out(database) == 0
+        for _ in range(3):
+            async with database.read_session() as session:
+                assert await sleeping.all(session, {"seconds": 0}) == [{"x": None}]

@@ -18,19 +18,17 @@ what the database holds, so it belongs before a write session has pending change
 check) or in read sessions.
 """
 
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Delete, Insert, Select, Update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from ainotes.core.db import READ_LEASE, ReadOnlySession
-from ainotes.core.sqlite_inline import ReadLease
+from ainotes.core.db import READ_LEASE, ReadLease, ReadOnlySession
 
 _Processor = Callable[[Any], Any]
 
@@ -72,7 +70,15 @@ class RowQuery:
         """The rows, each a dict of the selected columns' keys (label them to tell apart)."""
         lease: ReadLease | None = session.info.get(READ_LEASE)
         if lease is not None and (lease.taken or not session.in_transaction()):
-            return self._on_lease(lease, session, parameters)
+            compiled = self._compiled_for(session.get_bind().dialect)
+            try:
+                rows = await lease.fetch(compiled.sql, compiled.values(parameters))
+            except PoolTimeout:
+                raise  # the pool is exhausted: waiting for it twice helps nobody
+            except Exception:  # whatever the driver raised: asyncpg's errors have no one base
+                await lease.discard()
+                return await self._run_by_sqlalchemy(session, parameters)
+            return [compiled.convert(row) for row in rows]
         connection = await session.connection()
         compiled = self._compiled_for(connection.dialect)
         driver = (await connection.get_raw_connection()).driver_connection
@@ -84,27 +90,19 @@ class RowQuery:
             else:
                 rows = await driver.fetch(compiled.sql, *values)  # type: ignore[union-attr]
         except Exception:  # whatever the driver raised: asyncpg's errors have no one base
-            # The driver's own errors are not SQLAlchemy's DBAPIError, which the error handlers
-            # know. Run it the ordinary way: that answers if the trouble has passed, and
-            # otherwise fails as every other statement does, wrapped (a busy database, a
-            # dropped connection: retryable 503s), with a connection the server dropped
-            # invalidated so that the pool does not hand it out again.
-            result = await connection.execute(self.statement, parameters)
-            return [dict(row) for row in result.mappings()]
+            return await self._run_by_sqlalchemy(session, parameters)
         return [compiled.convert(row) for row in rows]
 
-    def _on_lease(
-        self, lease: ReadLease, session: ReadOnlySession, parameters: Mapping[str, Any]
+    async def _run_by_sqlalchemy(
+        self, session: ReadOnlySession, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        compiled = self._compiled_for(session.get_bind().dialect)
-        values = compiled.values(parameters)
-        try:
-            rows = lease.fetchall(compiled.sql, values)
-        except sqlite3.Error as error:
-            # Wrapped as SQLAlchemy wraps a statement's error, for the error handlers: a
-            # database busy past its timeout is a retryable 503 on every path.
-            raise OperationalError(compiled.sql, values, error) from error
-        return [compiled.convert(row) for row in rows]
+        """After the driver failed. Its own errors are not SQLAlchemy's DBAPIError, which the
+        error handlers know. Run the ordinary way, on the session's connection, the statement
+        answers if the trouble has passed, and otherwise fails as every other statement does,
+        wrapped (a busy database, a dropped connection: retryable 503s), with a connection the
+        server dropped invalidated so that the pool does not hand it out again."""
+        result = await session.execute(self.statement, parameters)
+        return [dict(row) for row in result.mappings()]
 
     async def first(
         self, session: ReadOnlySession, parameters: Mapping[str, Any]

@@ -155,7 +155,7 @@ class InlineConnection:
 
 
 class ReadConnections:
-    """Idle read-only connections to the SQLite file at ``path``, for ``ReadLease``s.
+    """Idle read-only connections to the SQLite file at ``path``, for ``SqliteReadLease``s.
 
     A read session that runs only ``RowQuery``s (a GET of a note, a listing, the token check)
     through SQLAlchemy pays ~0.13 ms for its session: created, its connection checked out of the
@@ -211,10 +211,10 @@ class ReadConnections:
             self._idle.pop().close()
 
 
-class ReadLease:
-    """One read session's connection from ``ReadConnections``: taken, and its transaction
-    begun, at the session's first ``RowQuery``, so that all of them read one snapshot; given
-    back when the session ends."""
+class SqliteReadLease:
+    """One read session's connection from ``ReadConnections`` (core/db.py, ``ReadLease``):
+    taken, and its transaction begun, at the session's first ``RowQuery``, so that all of them
+    read one snapshot; given back when the session ends."""
 
     __slots__ = ("_connection", "_connections")
 
@@ -226,7 +226,7 @@ class ReadLease:
     def taken(self) -> bool:
         return self._connection is not None
 
-    def fetchall(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+    async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         connection = self._connection
         if connection is None:
             connection = self._connections.acquire()
@@ -239,10 +239,14 @@ class ReadLease:
             self._connection = connection
         return connection.execute(sql, parameters).fetchall()
 
-    def release(self) -> None:
+    async def release(self) -> None:
         connection, self._connection = self._connection, None
         if connection is not None:
+            # Its rollback fails only on a broken connection, which is closed instead.
             self._connections.release(connection)
+
+    async def discard(self) -> None:
+        await self.release()
 
 
 def inline_connector(path: str, timeout_seconds: float) -> Callable[[], Any]:
