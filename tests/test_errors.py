@@ -262,9 +262,11 @@ async def test_a_connection_the_database_dropped_is_503_then_replaced(settings: 
 async def test_a_dropped_connection_under_a_row_query_is_replaced_within_the_request(
     settings: Settings,
 ) -> None:
-    """A read's RowQueries run on a connection of its own, straight from the pool, on the
-    driver itself (core/rows.py). One PostgreSQL dropped is discarded, and the statement runs
-    again the ordinary way, on a connection the pool opens anew: the request answers."""
+    """A read's RowQueries run on a connection straight from the pool, on the driver itself
+    (core/rows.py). One PostgreSQL dropped is discarded, and the statement runs again the
+    ordinary way, on the session's connection: here, with a pool of one, a connection the
+    pool opens anew, so the request answers. (Were the pool's next connection dropped too, it
+    would answer the retryable 503 of the test above.)"""
     app = _app_telling_its_backend(settings)
 
     async with served(app) as http:
@@ -283,3 +285,27 @@ async def test_a_dropped_connection_under_a_row_query_is_replaced_within_the_req
     assert answered.status_code == 200, answered.text
     assert answered.json()["id"] == note["id"]
     assert not now & pids
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_a_dropped_connection_under_a_writes_token_check_is_503_then_replaced(
+    settings: Settings,
+) -> None:
+    """A write's RowQueries run on its session's connection, in its transaction, on the
+    driver itself (core/rows.py): one PostgreSQL dropped still answers as it does under
+    SQLAlchemy, a retryable 503, and the pool replaces it for the next request."""
+    app = _app_telling_its_backend(settings)
+
+    async with served(app) as http:
+        factory = Factory(app.state.database, http)
+        owner = await factory.user()
+        workspace = await factory.workspace(owner)
+        notes = f"/v1/workspaces/{workspace['id']}/notes"
+        pids = {(await http.get("/v1/backend")).json() for _ in range(4)}
+        await _terminate(pids)
+
+        failed = await http.post(notes, json={"title": "t"}, headers=owner.headers)
+        created = await http.post(notes, json={"title": "t"}, headers=owner.headers)
+
+    assert_problem(failed, 503, "database-busy")
+    assert created.status_code == 201, created.text

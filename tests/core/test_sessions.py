@@ -115,10 +115,16 @@ def _connections_out(database: Database) -> int:
     return out + (database.read_connections.lent if database.read_connections else 0)
 
 
+def _kept_by_a_lease(database: Database) -> int:
+    """Connections a read session's lease keeps between its RowQueries: SQLite's, for one
+    snapshot; on PostgreSQL each statement gives its connection back."""
+    return 1 if database.read_connections is not None else 0
+
+
 class TestReadLeases:
-    """A read session's RowQueries run on a connection of its own, without the session's
+    """A read session's RowQueries run on a connection of their own, without the session's
     machinery: a plain sqlite3 connection (core/sqlite_inline.py), or an asyncpg connection
-    straight from the pool (core/db.py)."""
+    straight from the pool for each (core/db.py)."""
 
     async def test_row_queries_begin_no_session_transaction(
         self, database: Database, factory: Factory
@@ -133,12 +139,14 @@ class TestReadLeases:
             assert found is not None
             assert found["id"] == note["id"]
             assert not session.in_transaction()
-            assert _connections_out(database) == 1
+            assert _connections_out(database) == _kept_by_a_lease(database)
         assert _connections_out(database) == 0
 
     async def test_orm_statements_after_row_queries_still_read(
         self, database: Database, factory: Factory
     ) -> None:
+        """Meanwhile a PostgreSQL read holds one of the pool's connections, never two: were
+        both kept, requests would wait on each other for the pool under load."""
         owner = await factory.user()
         workspace = await factory.workspace(owner)
         note = await factory.note(workspace, owner)
@@ -148,9 +156,9 @@ class TestReadLeases:
             loaded = await session.get(Note, (workspace["id"], note["id"]))
             assert loaded is not None
             assert loaded.title == note["title"]
-            # Still on the lease once it is taken.
+            # On SQLite still on the lease once it is taken; on PostgreSQL on the session's.
             assert await NOTE_COLUMNS.first(session, key) is not None
-            assert _connections_out(database) == 2
+            assert _connections_out(database) == 1 + _kept_by_a_lease(database)
         assert _connections_out(database) == 0
 
     async def test_a_failing_session_gives_its_lease_back(
@@ -170,9 +178,11 @@ class TestReadLeases:
             await fail_after_reading()
         assert _connections_out(database) == 0
 
-    async def test_a_failed_statement_discards_the_lease_and_fails_as_sqlalchemys(
+    async def test_a_failed_statement_gives_the_lease_back_and_fails_as_sqlalchemys(
         self, database: Database, factory: Factory
     ) -> None:
+        """It runs again the ordinary way, on the session's connection, which raises
+        SQLAlchemy's error; the lease's connection is back by then."""
         owner = await factory.user()
         workspace = await factory.workspace(owner)
         note = await factory.note(workspace, owner)
@@ -180,23 +190,24 @@ class TestReadLeases:
         broken = RowQuery(select(missing.c.id).where(missing.c.id == bindparam("id")))
         key = {"workspace_id": workspace["id"], "note_id": note["id"]}
 
-        async def read_broken() -> None:
-            async with database.read_session() as session:
+        async with database.read_session() as session:
+            with pytest.raises(DBAPIError, match="no_such_table"):
                 await broken.all(session, {"id": "x"})
-
-        with pytest.raises(DBAPIError, match="no_such_table"):
-            await read_broken()
+            # The session's own connection, which ran it again.
+            assert _connections_out(database) == 1
+            assert session.in_transaction()
         assert _connections_out(database) == 0
         async with database.read_session() as session:
             assert await NOTE_COLUMNS.first(session, key) is not None
+            assert not session.in_transaction()
 
     @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
     async def test_the_queries_of_one_session_read_one_snapshot(
         self, database: Database, factory: Factory
     ) -> None:
-        """SQLite: as a read session's statements did on the session's connection, a write
-        committed between two of them is not half seen. (On PostgreSQL each reads its own,
-        as under READ COMMITTED in the session's transaction.)"""
+        """SQLite: a write committed between two RowQueries of a read session is not half seen.
+        (Its ORM statements, if any, read a snapshot of their own, on the session's
+        connection. On PostgreSQL each statement reads its own, as under READ COMMITTED.)"""
         owner = await factory.user()
         workspace = await factory.workspace(owner)
         note = await factory.note(workspace, owner, title="before")
@@ -256,3 +267,5 @@ class TestReadLeases:
         for _ in range(3):
             async with database.read_session() as session:
                 assert await sleeping.all(session, {"seconds": 0}) == [{"x": None}]
+                # On a connection of the pool, not run again on the session's after failing.
+                assert not session.in_transaction()

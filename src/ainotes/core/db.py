@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from ainotes.core.access_cache import AccessCache, VerifiedAccess, access_changed
@@ -52,6 +51,8 @@ def loads_json(text: str) -> Any:
     listing: its own decoder's scanner, without the three Python calls around it, takes 0.3 µs
     for a list of tags against 1.1. What the scanner does not read whole (a value with
     whitespace around it), and what it fails on, goes to ``json.loads``."""
+    if type(text) is not str:
+        return json.loads(text)
     try:
         value, end = _scan_json(text, 0)
     except (StopIteration, ValueError):
@@ -135,59 +136,59 @@ def _sqlite_engine(
 
 
 class ReadLease(Protocol):
-    """A read session's own connection for its ``RowQuery``s (core/rows.py), taken at the
-    first and given back when the session ends, without SQLAlchemy's session, connection
-    and pool machinery around each: ~0.13 ms of CPU per request, half of a GET of a note's on
-    inline SQLite. ``SqliteReadLease`` begins a transaction, so that the RowQueries of one
-    session read one snapshot; on PostgreSQL each statement reads its own, as under READ
-    COMMITTED inside the session's transaction."""
+    """How a read session runs its ``RowQuery``s (core/rows.py): on a connection of its own,
+    without SQLAlchemy's session, connection and pool machinery around each statement, ~0.13
+    ms of CPU per request, half of a GET of a note's on inline SQLite.
 
-    @property
-    def taken(self) -> bool: ...
-
-    async def fetch(self, sql: str, parameters: Sequence[Any]) -> Sequence[Sequence[Any]]: ...
-
-    async def release(self) -> None: ...
-
-    async def discard(self) -> None:
-        """Give the connection back after ``fetch`` failed: it may be broken."""
-
-
-class AsyncpgReadLease:
-    """A connection of the engine's pool, taken straight from the pool: ~0.03 ms with the
-    greenlets around it, against ~0.12 for a session's connection, begun and closed. Its
-    statements run outside a transaction, each its own, as they read."""
-
-    __slots__ = ("_connection", "_engine")
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._connection: PoolProxiedConnection | None = None
+    ``SqliteReadLease`` keeps its connection, and the transaction it begins there, from the
+    session's first RowQuery to its end, so that all of them read one snapshot.
+    ``AsyncpgReadLease`` takes a pool connection for each statement and gives it back after
+    it: a request never holds two of the pool's connections (its RowQueries' and its ORM
+    statements'), which under load would have requests wait on each other for the pool."""
 
     @property
     def taken(self) -> bool:
-        return self._connection is not None
+        """Whether it holds a connection between statements."""
+
+    async def fetch(self, sql: str, parameters: Sequence[Any]) -> Sequence[Sequence[Any]]: ...
+
+    async def release(self) -> None:
+        """Give back its connection: when the session ends, or after ``fetch`` failed."""
+
+
+class AsyncpgReadLease:
+    """A connection straight from the engine's pool for each statement: ~0.03 ms with the
+    greenlets around it, against ~0.12 for a session's connection, begun, rolled back and
+    closed. Outside a transaction each statement reads its own snapshot, as it does under READ
+    COMMITTED inside one."""
+
+    __slots__ = ("_engine",)
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @property
+    def taken(self) -> bool:
+        return False
 
     async def fetch(self, sql: str, parameters: Sequence[Any]) -> Sequence[Sequence[Any]]:
-        if self._connection is None:
-            self._connection = await self._engine.raw_connection()
-        # Cancelled amid the statement, asyncpg cancels it on the server, and the connection's
-        # next use waits for that (tests/core/test_sessions.py).
-        rows: Sequence[Sequence[Any]] = await self._connection.driver_connection.fetch(  # type: ignore[union-attr]
-            sql, *parameters
-        )
+        connection = await self._engine.raw_connection()
+        driver = connection.driver_connection
+        try:
+            rows: Sequence[Sequence[Any]] = await driver.fetch(sql, *parameters)  # type: ignore[union-attr]
+        except BaseException:
+            # A connection the server dropped is not handed out again. (Cancelled amid the
+            # statement, asyncpg cancels it on the server, and the connection's next use waits
+            # for that: it goes back.)
+            closed = driver is None or driver.is_closed()
+            await greenlet_spawn(connection.invalidate if closed else connection.close)
+            raise
+        # Checking in may close an overflow connection, which awaits the driver.
+        await greenlet_spawn(connection.close)
         return rows
 
     async def release(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            # Checking in may close an overflow connection, which awaits the driver.
-            await greenlet_spawn(connection.close)
-
-    async def discard(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await greenlet_spawn(connection.invalidate)
+        pass
 
 
 class Database:
@@ -278,7 +279,9 @@ class Database:
         try:
             yield ReadOnlySession(session)
         finally:
-            if self._closes_without_waiting:
+            if not (lease.taken or session.in_transaction()):
+                pass  # nothing to end: no connection was kept
+            elif self._closes_without_waiting:
                 await _end_read(lease, session)
             else:
                 # As AsyncSession's own exit: in a shielded task, so that a cancellation

@@ -52,7 +52,7 @@ _STORED_LENGTH = 26
 def _sqlite_utc(value: str | None) -> datetime | None:
     if value is None:
         return None
-    if len(value) == _STORED_LENGTH:
+    if len(value) == _STORED_LENGTH and value[19] == ".":
         # What SQLAlchemy stores, microseconds and no offset: parsed with the offset appended,
         # 0.2 µs against 1.1 for parsing and then ``replace`` (a listing parses 150 of them).
         try:

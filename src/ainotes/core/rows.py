@@ -71,12 +71,13 @@ class RowQuery:
         lease: ReadLease | None = session.info.get(READ_LEASE)
         if lease is not None and (lease.taken or not session.in_transaction()):
             compiled = self._compiled_for(session.get_bind().dialect)
+            values = compiled.values(parameters)
             try:
-                rows = await lease.fetch(compiled.sql, compiled.values(parameters))
+                rows = await lease.fetch(compiled.sql, values)
             except PoolTimeout:
                 raise  # the pool is exhausted: waiting for it twice helps nobody
             except Exception:  # whatever the driver raised: asyncpg's errors have no one base
-                await lease.discard()
+                await lease.release()
                 return await self._run_by_sqlalchemy(session, parameters)
             return [compiled.convert(row) for row in rows]
         connection = await session.connection()

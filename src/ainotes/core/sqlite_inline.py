@@ -181,8 +181,12 @@ class ReadConnections:
         try:
             connection = self._idle.pop()
         except IndexError:
-            # As inline_connector's: tests may hand connections to another thread's loop.
-            connection = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            # As inline_connector's: tests may hand connections to another thread's loop. No
+            # busy timeout, which would sleep on the loop's thread: the rare lock (another
+            # process recovering the WAL) fails the RowQuery, which runs again on the session.
+            connection = sqlite3.connect(
+                self._path, timeout=0, isolation_level=None, check_same_thread=False
+            )
             try:
                 for pragma in self._pragmas:
                     connection.execute(pragma)
@@ -212,7 +216,7 @@ class ReadConnections:
 
 
 class SqliteReadLease:
-    """One read session's connection from ``ReadConnections`` (core/db.py, ``ReadLease``):
+    """One read session's connection from ``ReadConnections`` (a ``ReadLease``, core/db.py):
     taken, and its transaction begun, at the session's first ``RowQuery``, so that all of them
     read one snapshot; given back when the session ends."""
 
@@ -244,9 +248,6 @@ class SqliteReadLease:
         if connection is not None:
             # Its rollback fails only on a broken connection, which is closed instead.
             self._connections.release(connection)
-
-    async def discard(self) -> None:
-        await self.release()
 
 
 def inline_connector(path: str, timeout_seconds: float) -> Callable[[], Any]:
