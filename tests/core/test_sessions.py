@@ -7,16 +7,30 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import Column, Float, MetaData, String, Table, bindparam, func, select, update
+from sqlalchemy import (
+    Column,
+    Float,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from ainotes.app import create_app
+from ainotes.core.config import Settings
 from ainotes.core.db import Database, sqlite_pragmas
 from ainotes.core.ids import new_id
 from ainotes.core.rows import RowQuery
 from ainotes.core.sqlite_inline import ReadConnections, SqliteReadLease
 from ainotes.notes.models import Note
 from ainotes.notes.repository import NOTE_COLUMNS
+from tests.conftest import served
 from tests.factories import Factory
 
 pytestmark = pytest.mark.anyio
@@ -269,3 +283,32 @@ class TestReadLeases:
                 assert await sleeping.all(session, {"seconds": 0}) == [{"x": None}]
                 # On a connection of the pool, not run again on the session's after failing.
                 assert not session.in_transaction()
+
+
+@pytest.mark.parametrize("settings", ["postgres"], indirect=True)
+async def test_requests_past_the_pools_size_wait_for_its_connections(
+    settings: Settings, factory: Factory
+) -> None:
+    """PostgreSQL: more requests at once than the pool has connections wait for one of them,
+    rather than each open (and, as it comes back to a full pool, close) one of its own."""
+    owner = await factory.user()
+    workspace = await factory.workspace(owner)
+    note = await factory.note(workspace, owner)
+    app = create_app(settings.model_copy(update={"database_pool_size": 2}))
+    async with served(app) as http:
+        opened = 0
+
+        def count(*_: object) -> None:
+            nonlocal opened
+            opened += 1
+
+        event.listen(app.state.database.read_engine.sync_engine, "connect", count)
+        url = f"/v1/workspaces/{workspace['id']}/notes/{note['id']}"
+        # Writes too: the access check and the write share the write's one connection.
+        writes = [
+            http.patch(url, json={"pinned": i % 2 == 0}, headers=owner.headers) for i in range(8)
+        ]
+        reads = [http.get(url, headers=owner.headers) for _ in range(32)]
+        answers = await asyncio.gather(*writes, *reads)
+    assert [a.status_code for a in answers] == [200] * 40
+    assert opened <= 2
