@@ -183,7 +183,7 @@ class AsyncpgReadLease:
             closed = driver is None or driver.is_closed()
             await greenlet_spawn(connection.invalidate if closed else connection.close)
             raise
-        # Checking in may close an overflow connection, which awaits the driver.
+        # Checking in may close the connection (past its recycle time), which awaits the driver.
         await greenlet_spawn(connection.close)
         return rows
 
@@ -285,14 +285,14 @@ class Database:
         try:
             yield ReadOnlySession(session)
         finally:
-            if not (lease.taken or session.in_transaction()):
-                pass  # nothing to end: no connection was kept
-            elif self._closes_without_waiting:
-                await _end_read(lease, session)
-            else:
-                # As AsyncSession's own exit: in a shielded task, so that a cancellation
-                # cannot abandon halfway an end that waits for the database.
-                await asyncio.shield(_end_read(lease, session))
+            # Unless no connection was kept, when there is nothing to end.
+            if lease.taken or session.in_transaction():
+                if self._closes_without_waiting:
+                    await _end_read(lease, session)
+                else:
+                    # As AsyncSession's own exit: in a shielded task, so that a cancellation
+                    # cannot abandon halfway an end that waits for the database.
+                    await asyncio.shield(_end_read(lease, session))
 
     def _read_lease(self) -> ReadLease | None:
         if self.read_connections is not None:

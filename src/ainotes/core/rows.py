@@ -97,11 +97,11 @@ class RowQuery:
     async def _run_by_sqlalchemy(
         self, session: ReadOnlySession, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        """After the driver failed. Its own errors are not SQLAlchemy's DBAPIError, which the
-        error handlers know. Run the ordinary way, on the session's connection, the statement
-        answers if the trouble has passed, and otherwise fails as every other statement does,
-        wrapped (a busy database, a dropped connection: retryable 503s), with a connection the
-        server dropped invalidated so that the pool does not hand it out again."""
+        """The statement run the ordinary way, on the session's connection, after the driver
+        failed: the driver's own errors are not SQLAlchemy's DBAPIError, which the error
+        handlers know. It answers if the trouble has passed, and otherwise fails as every other
+        statement does, wrapped (a busy database, a dropped connection: retryable 503s), with a
+        connection the server dropped invalidated so that the pool does not hand it out again."""
         result = await session.execute(self.statement, parameters)
         return [dict(row) for row in result.mappings()]
 
