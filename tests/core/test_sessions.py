@@ -135,6 +135,14 @@ def _kept_by_a_lease(database: Database) -> int:
     return 1 if database.read_connections is not None else 0
 
 
+async def _a_note(factory: Factory, **fields: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """A stored note, and the parameters NOTE_COLUMNS reads it by."""
+    owner = await factory.user()
+    workspace = await factory.workspace(owner)
+    note = await factory.note(workspace, owner, **fields)
+    return note, {"workspace_id": workspace["id"], "note_id": note["id"]}
+
+
 class TestReadLeases:
     """A read session's RowQueries run on a connection of their own, without the session's
     machinery: a plain sqlite3 connection (core/sqlite_inline.py), or an asyncpg connection
@@ -143,13 +151,9 @@ class TestReadLeases:
     async def test_row_queries_begin_no_session_transaction(
         self, database: Database, factory: Factory
     ) -> None:
-        owner = await factory.user()
-        workspace = await factory.workspace(owner)
-        note = await factory.note(workspace, owner)
+        note, key = await _a_note(factory)
         async with database.read_session() as session:
-            found = await NOTE_COLUMNS.first(
-                session, {"workspace_id": workspace["id"], "note_id": note["id"]}
-            )
+            found = await NOTE_COLUMNS.first(session, key)
             assert found is not None
             assert found["id"] == note["id"]
             assert not session.in_transaction()
@@ -161,13 +165,10 @@ class TestReadLeases:
     ) -> None:
         """Meanwhile a PostgreSQL read holds one of the pool's connections, never two: were
         both kept, requests would wait on each other for the pool under load."""
-        owner = await factory.user()
-        workspace = await factory.workspace(owner)
-        note = await factory.note(workspace, owner)
-        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+        note, key = await _a_note(factory)
         async with database.read_session() as session:
             assert await NOTE_COLUMNS.first(session, key) is not None
-            loaded = await session.get(Note, (workspace["id"], note["id"]))
+            loaded = await session.get(Note, (key["workspace_id"], key["note_id"]))
             assert loaded is not None
             assert loaded.title == note["title"]
             # On SQLite still on the lease once it is taken; on PostgreSQL on the session's.
@@ -178,10 +179,7 @@ class TestReadLeases:
     async def test_a_failing_session_gives_its_lease_back(
         self, database: Database, factory: Factory
     ) -> None:
-        owner = await factory.user()
-        workspace = await factory.workspace(owner)
-        note = await factory.note(workspace, owner)
-        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+        _, key = await _a_note(factory)
 
         async def fail_after_reading() -> None:
             async with database.read_session() as session:
@@ -197,12 +195,9 @@ class TestReadLeases:
     ) -> None:
         """It runs again the ordinary way, on the session's connection, which raises
         SQLAlchemy's error; the lease's connection is back by then."""
-        owner = await factory.user()
-        workspace = await factory.workspace(owner)
-        note = await factory.note(workspace, owner)
+        _, key = await _a_note(factory)
         missing = Table("no_such_table", MetaData(), Column("id", String))
         broken = RowQuery(select(missing.c.id).where(missing.c.id == bindparam("id")))
-        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
 
         async with database.read_session() as session:
             with pytest.raises(DBAPIError, match="no_such_table"):
@@ -222,10 +217,7 @@ class TestReadLeases:
         """SQLite: a write committed between two RowQueries of a read session is not half seen.
         (Its ORM statements, if any, read a snapshot of their own, on the session's
         connection. On PostgreSQL each statement reads its own, as under READ COMMITTED.)"""
-        owner = await factory.user()
-        workspace = await factory.workspace(owner)
-        note = await factory.note(workspace, owner, title="before")
-        key = {"workspace_id": workspace["id"], "note_id": note["id"]}
+        note, key = await _a_note(factory, title="before")
         async with database.read_session() as session:
             first = await NOTE_COLUMNS.first(session, key)
             async with database.write_session() as writing:
