@@ -42,6 +42,8 @@ class Scenario:
     # Fraction of bare /ping req/s that the issue asks for; None when there is no such target.
     target: float | None = None
     port: int = APP_PORT
+    # The ainotes scenario whose route this one is the floor of (bench/ping_app.py).
+    floor_of: str | None = None
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Sample:
 class Result:
     scenario: str
     target: float | None
+    floor_of: str | None = None
     samples: list[Sample] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
 
@@ -121,10 +124,18 @@ class Report:
                 f"| {result.median('cpu_ms'):.2f} "
                 f"| {'' if result.cpu_ratio is None else f'{result.cpu_ratio:.0%}'} |"
             )
+        by_name = {r.scenario: r for r in self.results}
+        floors = [
+            f"- {r.floor_of} against its route's floor ({r.scenario}): "
+            f"{floor_share(by_name[r.floor_of], r):.0%} of the floor's req/s"
+            for r in self.results
+            if r.floor_of in by_name
+        ]
         deep_met = "yes" if self.deep_over_first <= 1.2 else "NO"
         rss_met = "yes" if self.rss_mb < 200 else "NO"
         lines += [
             "",
+            *floors,
             f"- deep page / first page p50 latency: {self.deep_over_first:.2f} "
             f"(target ≤ 1.20): {deep_met}",
             f"- server RSS after the run: {self.rss_mb:.0f} MB (peak {self.peak_rss_mb:.0f} MB; "
@@ -133,6 +144,13 @@ class Report:
             + ", ".join(f"{b:.0%}" for b in self.background),
         ]
         return "\n".join(lines)
+
+
+def floor_share(result: Result, floor: Result) -> float:
+    """The median, over runs, of a scenario's req/s over its floor's in the same run."""
+    return statistics.median(
+        a.rps / b.rps for a, b in zip(result.samples, floor.samples, strict=True) if b.rps
+    )
 
 
 _LATENCY = re.compile(r"^\s+(50|99)(?:\.0+)?%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
@@ -167,7 +185,8 @@ def wrk(
     command = [*NICE, "wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s", "--timeout", "10s"]
     if latency:
         command.append("--latency")
-    if scenario.port != PING_PORT:
+    if scenario.path != "/ping":
+        # The floors parse the header too, as ainotes' routes do.
         command += ["-H", f"Authorization: Bearer {token}"]
     if scenario.script:
         command += ["-s", str(LUA / scenario.script)]
@@ -316,6 +335,19 @@ def scenarios(manifest: Manifest, deep_cursor: str) -> list[Scenario]:
     notes = f"/v1/workspaces/{manifest.big_workspace_id}/notes"
     return [
         Scenario("bare /ping", "/ping", port=PING_PORT),
+        Scenario(
+            "floor: GET note's route",
+            notes,
+            script="get_note.lua",
+            port=PING_PORT,
+            floor_of="GET note",
+        ),
+        Scenario(
+            "floor: list's route",
+            f"{notes}?limit={PAGE}",
+            port=PING_PORT,
+            floor_of="list, first page",
+        ),
         Scenario("GET /health", "/health", target=0.90),
         Scenario("GET note", notes, script="get_note.lua", target=0.50),
         Scenario("list, first page", f"{notes}?limit={PAGE}", target=0.35),
@@ -359,7 +391,7 @@ def measure(manifest: Manifest, duration: int, runs: int, profiler: str | None =
         ) as app_pid,
     ):
         plan = scenarios(manifest, _deep_cursor(manifest))
-        results = [Result(s.name, s.target) for s in plan]
+        results = [Result(s.name, s.target, s.floor_of) for s in plan]
         background = []
         for run in range(1, runs + 1):
             background.append(wait_for_quiet())
@@ -386,7 +418,8 @@ def measure(manifest: Manifest, duration: int, runs: int, profiler: str | None =
         rss, peak = rss_mb(app_pid)
         profiles = []
         if profiler:
-            profiles = profile(profiler, app_pid, plan[1:], manifest, payloads, duration)
+            served = [s for s in plan if s.port == APP_PORT]
+            profiles = profile(profiler, app_pid, served, manifest, payloads, duration)
     by_name = {r.scenario: r for r in results}
     deep = by_name["list, 1,000 deep"].median("p50_ms")
     first = by_name["list, first page"].median("p50_ms")
