@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
 
         _ensure_wrk()
         return compare.main(argv[1:])
+    if argv[:1] == ["inprocess"]:
+        # One request at a time through the ASGI app, CPU time or a profile: see
+        # bench/inprocess.py.
+        from bench import inprocess
+
+        return inprocess.main(argv[1:])
     if argv[:1] == ["agents"]:
         # The audit log's and idempotency's cost, proposal round trips, audit verify: see
         # bench/agents.py.

@@ -1,0 +1,193 @@
+"""``python -m bench inprocess``: one request at a time through the ASGI app, no HTTP server.
+
+The served benchmark measures throughput under load, and moves with whatever else the machine
+does. This calls the application directly on a generated set (``python -m bench`` first), one
+request after another, and measures the CPU time of the thread that runs it
+(``time.thread_time``), in blocks, reporting the median: a figure that hardly moves between runs,
+for telling apart two versions of one route. ``--app baseline`` calls the served benchmark's
+baseline app instead (bench/ping_app.py): ``/ping``, and for ``get`` and ``list`` the floors of
+those routes.
+
+With ``--profile`` it runs the requests under cProfile and prints the functions that took the
+most time; on SQLite it also prints how much of a request is spent inside the sqlite3 library
+(its execute, executemany, fetch and commit calls), which is what no Python change can remove.
+"""
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import random
+import statistics
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from bench import driver, generate
+
+SCENARIOS = ("get", "list", "create", "patch", "health", "ping")
+
+_Receive = Callable[[], Awaitable[dict[str, Any]]]
+_Send = Callable[[dict[str, Any]], Awaitable[None]]
+_App = Callable[[dict[str, Any], _Receive, _Send], Coroutine[Any, Any, None]]
+
+
+class Requests:
+    """The requests of a scenario, as the served benchmark's lua scripts make them."""
+
+    def __init__(self, manifest: generate.Manifest, scenario: str) -> None:
+        create, patch = driver.write_payloads()
+        self.templates = {"create": create.read_text(), "patch": patch.read_text()}
+        self.ids = [line for line in Path(manifest.note_ids_file).read_text().split() if line]
+        self.notes = f"/v1/workspaces/{manifest.big_workspace_id}/notes"
+        self.scenario = scenario
+        self.counter = random.randint(1, 10**9)
+
+    def next(self) -> tuple[str, str, bytes]:
+        self.counter += 1
+        body = self.templates.get(self.scenario, "").replace("__N__", str(self.counter))
+        match self.scenario:
+            case "get":
+                return "GET", f"{self.notes}/{random.choice(self.ids)}", b""
+            case "list":
+                return "GET", f"{self.notes}?limit={driver.PAGE}", b""
+            case "create":
+                return "POST", self.notes, body.encode()
+            case "patch":
+                return "PATCH", f"{self.notes}/{random.choice(self.ids)}", body.encode()
+            case "health":
+                return "GET", "/health", b""
+            case _:
+                return "GET", "/ping", b""
+
+
+async def call(app: _App, token: str, method: str, target: str, body: bytes) -> int:
+    path, _, query = target.partition("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"authorization", f"Bearer {token}".encode()),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", driver.APP_PORT),
+        "state": {},
+    }
+    received = False
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.Event().wait()  # no disconnect while the request runs
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    return status[0]
+
+
+async def run(app: _App, args: argparse.Namespace, manifest: generate.Manifest) -> None:
+    requests = Requests(manifest, args.scenario)
+    started = asyncio.Event()
+    stopped = asyncio.Event()
+    lifespan_messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    lifespan_messages.put_nowait({"type": "lifespan.startup"})
+
+    async def lifespan_send(message: dict[str, Any]) -> None:
+        if message["type"].startswith("lifespan.startup"):
+            started.set()
+        if message["type"].startswith("lifespan.shutdown"):
+            stopped.set()
+
+    lifespan = asyncio.create_task(
+        app(
+            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+            lifespan_messages.get,
+            lifespan_send,
+        )
+    )
+    await started.wait()
+    for _ in range(50):  # warm caches, compile statements
+        status = await call(app, manifest.token, *requests.next())
+        if status >= 300:
+            raise SystemExit(f"{args.scenario}: the warm-up got {status}")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.requests):
+            await call(app, manifest.token, *requests.next())
+        profiler.disable()
+        report(profiler, args.requests)
+    else:
+        blocks = []
+        for _ in range(args.blocks):
+            before = time.thread_time()
+            for _ in range(args.requests):
+                await call(app, manifest.token, *requests.next())
+            blocks.append((time.thread_time() - before) / args.requests * 1000)
+        print(
+            f"{manifest.backend} {args.app} {args.scenario}: {statistics.median(blocks):.3f} ms "
+            f"of CPU a request (median of {args.blocks} blocks of {args.requests}: "
+            + ", ".join(f"{b:.3f}" for b in blocks)
+            + ")"
+        )
+    lifespan_messages.put_nowait({"type": "lifespan.shutdown"})
+    await stopped.wait()
+    await lifespan
+
+
+def report(profiler: cProfile.Profile, requests: int) -> None:
+    stats = pstats.Stats(profiler)
+    in_sqlite = sum(
+        own
+        for (filename, _, name), (_, _, own, _, _) in stats.stats.items()  # type: ignore[attr-defined]
+        if filename == "~" and "sqlite3." in name
+    )
+    total = stats.total_tt  # type: ignore[attr-defined]
+    stats.sort_stats("tottime").print_stats(30)
+    print(
+        f"profiled: {total / requests * 1000:.3f} ms a request, of which inside the sqlite3 "
+        f"library {in_sqlite / requests * 1000:.3f} ms ({in_sqlite / total:.0%})"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench inprocess", description=__doc__)
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="get")
+    parser.add_argument("--app", choices=["ainotes", "baseline"], default="ainotes")
+    parser.add_argument("--requests", type=int, default=1000, help="requests a block")
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    manifest = generate.load_manifest(args.backend)
+    os.environ.update(driver.app_env(manifest))
+    app: _App
+    if args.app == "ainotes":
+        from ainotes.app import create_app
+
+        app = create_app()  # type: ignore[assignment]
+    else:
+        from bench import ping_app
+
+        app = ping_app.app  # type: ignore[assignment]
+    asyncio.run(run(app, args, manifest))
+    return 0
