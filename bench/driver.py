@@ -405,7 +405,7 @@ def measure(manifest: Manifest, duration: int, runs: int, profiler: str | None =
                 sample.cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / max(1, sample.requests)
                 result.samples.append(sample)
                 print(
-                    f"  {backend} run {run}/{runs} {scenario.name:<18} {sample.rps:>8,.0f} req/s "
+                    f"  {backend} run {run}/{runs} {scenario.name:<24} {sample.rps:>8,.0f} req/s "
                     f"p50 {sample.p50_ms:6.2f} ms p99 {sample.p99_ms:7.2f} ms "
                     f"cpu {sample.cpu_ms:5.2f} ms/req"
                     + (f"  {sample.errors} ERRORS" if sample.errors else ""),

@@ -8,6 +8,9 @@ for telling apart two versions of one route. ``--app baseline`` calls the served
 baseline app instead (bench/ping_app.py): ``/ping``, and for ``get`` and ``list`` the floors of
 those routes.
 
+``--scenario sqlite-read`` times what a GET of a note's SQL costs on its own: the same
+primary-key read through the plain ``sqlite3`` module, ``BEGIN`` to ``ROLLBACK``, no framework.
+
 With ``--profile`` it runs the requests under cProfile and prints the functions that took the
 most time; on SQLite it also prints how much of a request is spent inside the sqlite3 library
 (its execute, executemany, fetch and commit calls), which is what no Python change can remove.
@@ -15,10 +18,12 @@ most time; on SQLite it also prints how much of a request is spent inside the sq
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import os
 import pstats
 import random
+import sqlite3
 import statistics
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -27,7 +32,7 @@ from typing import Any
 
 from bench import driver, generate
 
-SCENARIOS = ("get", "list", "create", "patch", "health", "ping")
+SCENARIOS = ("get", "list", "create", "patch", "health", "ping", "sqlite-read")
 
 _Receive = Callable[[], Awaitable[dict[str, Any]]]
 _Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -154,6 +159,27 @@ async def run(app: _App, args: argparse.Namespace, manifest: generate.Manifest) 
     await lifespan
 
 
+def sqlite_read(args: argparse.Namespace, manifest: generate.Manifest) -> None:
+    requests = Requests(manifest, "get")
+    workspace_id = manifest.big_workspace_id
+    database = manifest.database_url.split("///", 1)[1]
+    read = "SELECT * FROM notes WHERE workspace_id = ? AND id = ? AND trashed_at IS NULL"
+    with contextlib.closing(sqlite3.connect(database, isolation_level=None)) as connection:
+        connection.execute("PRAGMA query_only=1")
+        blocks = []
+        for _ in range(args.blocks + 1):  # the first block warms the page cache, uncounted
+            before = time.thread_time()
+            for _ in range(args.requests):
+                connection.execute("BEGIN")
+                connection.execute(read, (workspace_id, random.choice(requests.ids))).fetchall()
+                connection.execute("ROLLBACK")
+            blocks.append((time.thread_time() - before) / args.requests * 1000)
+    print(
+        f"sqlite3 primary-key read of a note: {statistics.median(blocks[1:]):.4f} ms a read "
+        f"(median of {args.blocks} blocks of {args.requests})"
+    )
+
+
 def report(profiler: cProfile.Profile, requests: int) -> None:
     stats = pstats.Stats(profiler)
     in_sqlite = sum(
@@ -179,6 +205,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     manifest = generate.load_manifest(args.backend)
+    if args.scenario == "sqlite-read":
+        if args.backend != "sqlite":
+            parser.error("--scenario sqlite-read reads the SQLite set")
+        sqlite_read(args, manifest)
+        return 0
     os.environ.update(driver.app_env(manifest))
     app: _App
     if args.app == "ainotes":
