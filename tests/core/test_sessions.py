@@ -1,6 +1,7 @@
 """How the request's session ends, as the event loop sees it."""
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Coroutine
 from typing import Any
@@ -27,7 +28,7 @@ from ainotes.core.config import Settings
 from ainotes.core.db import Database, sqlite_pragmas
 from ainotes.core.ids import new_id
 from ainotes.core.rows import RowQuery
-from ainotes.core.sqlite_inline import ReadConnections, SqliteReadLease
+from ainotes.core.sqlite_inline import LeasesExhausted, ReadConnections, SqliteReadLease
 from ainotes.notes.models import Note
 from ainotes.notes.repository import NOTE_COLUMNS
 from tests.conftest import served
@@ -236,7 +237,7 @@ class TestReadLeases:
     ) -> None:
         path = make_url(database.url).database
         assert path is not None
-        connections = ReadConnections(path, sqlite_pragmas(1000, inline=True), keep=2)
+        connections = ReadConnections(path, sqlite_pragmas(1000, inline=True), keep=2, limit=3)
         leases = [SqliteReadLease(connections) for _ in range(3)]
         for lease in leases:
             assert await lease.fetch("SELECT count(*) FROM workspaces", []) is not None
@@ -248,6 +249,28 @@ class TestReadLeases:
         assert (connections.lent, connections.idle) == (0, 2)
         connections.close()
         assert connections.idle == 0
+
+    @pytest.mark.parametrize("settings", ["sqlite"], indirect=True)
+    async def test_leases_past_the_limit_are_refused_and_the_read_runs_on_its_session(
+        self, database: Database, factory: Factory
+    ) -> None:
+        note, key = await _a_note(factory)
+        connections = database.read_connections
+        assert connections is not None
+        held = []
+        with contextlib.suppress(LeasesExhausted):
+            for _ in range(1000):
+                held.append(connections.acquire())
+        assert connections.lent == len(held) < 1000
+        async with database.read_session() as session:
+            found = await NOTE_COLUMNS.first(session, key)
+            assert found is not None
+            assert found["id"] == note["id"]
+            assert session.in_transaction()  # on the session's connection, from the pool
+        assert connections.lent == len(held)
+        for connection in held:
+            connections.release(connection)
+        assert connections.lent == 0
 
     @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
     async def test_a_read_cancelled_amid_a_statement_gives_back_a_connection_that_works(

@@ -211,8 +211,9 @@ class Database:
             )
             self.read_engine = _sqlite_engine(self.url, timeout, "BEGIN", pool, inline=inline)
             if inline:
+                # As many as the read engine's pool opens (its size and as many overflow).
                 self.read_connections = ReadConnections(
-                    str(database), sqlite_pragmas(timeout, inline=True), keep=pool
+                    str(database), sqlite_pragmas(timeout, inline=True), keep=pool, limit=2 * pool
                 )
         else:
             # No pre-ping: it costs a round trip on every checkout, of every request. A

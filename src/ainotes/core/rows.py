@@ -76,7 +76,8 @@ class RowQuery:
                 rows = await lease.fetch(compiled.sql, values)
             except PoolTimeout:
                 raise  # the pool is exhausted: waiting for it twice helps nobody
-            except Exception:  # whatever the driver raised: asyncpg's errors have no one base
+            except Exception:  # whatever the driver raised (asyncpg's errors have no one
+                # base), or no connection to lease (sqlite_inline.LeasesExhausted)
                 await lease.release()
                 return await self._run_by_sqlalchemy(session, parameters)
             return [compiled.convert(row) for row in rows]

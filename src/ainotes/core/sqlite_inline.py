@@ -154,6 +154,10 @@ class InlineConnection:
             self._conn.close()
 
 
+class LeasesExhausted(Exception):
+    """As many read connections are out on leases as ``ReadConnections`` allows."""
+
+
 class ReadConnections:
     """Idle read-only connections to the SQLite file at ``path``, for ``SqliteReadLease``s.
 
@@ -161,13 +165,20 @@ class ReadConnections:
     through SQLAlchemy pays ~0.13 ms for its session: created, its connection checked out of the
     pool and begun, then rolled back, checked in and closed, each step in a greenlet of its own.
     That is half of such a GET's CPU, against ~2 µs for SQLite's own ``BEGIN`` and ``ROLLBACK``.
-    Taking a connection here is a ``list.pop``; ``pragmas`` are the engine's own settings."""
+    Taking a connection here is a ``list.pop``; ``pragmas`` are the engine's own settings.
 
-    def __init__(self, path: str, pragmas: Sequence[str], keep: int) -> None:
+    At most ``limit`` are out at once. An inline read runs to its end without suspending, so
+    one or two are out in practice; a read that waits for something else between its statements
+    (a file, another service) keeps its connection meanwhile, and many such reads at once would
+    each open another. Past the limit a lease refuses (``LeasesExhausted``), and the RowQuery
+    runs on its session instead, whose connections the engine's pool bounds."""
+
+    def __init__(self, path: str, pragmas: Sequence[str], keep: int, limit: int) -> None:
         self._path = path
         # query_only: a statement that would write through a lease fails instead.
         self._pragmas = (*pragmas, "PRAGMA query_only=ON")
         self._keep = keep
+        self._limit = limit
         self._idle: list[sqlite3.Connection] = []
         # Connections out on leases now.
         self.lent = 0
@@ -178,6 +189,8 @@ class ReadConnections:
         return len(self._idle)
 
     def acquire(self) -> sqlite3.Connection:
+        if self.lent >= self._limit:
+            raise LeasesExhausted(self._limit)
         try:
             connection = self._idle.pop()
         except IndexError:
