@@ -15,8 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
+from ainotes.app import create_app
+from ainotes.core.config import Settings
 from ainotes.core.ids import ID_PATTERN, new_id
+from tests.auth.test_jwt import AUDIENCE, ISSUER, SECRET, bearer, hs256
+from tests.conftest import served
 from tests.factories import Actor, Factory
 from tests.problems import assert_problem
 from tests.test_openapi import Operation, api_operations
@@ -229,8 +234,40 @@ async def make_victim(factory: Factory) -> Victim:
 async def test_non_member_gets_404_from_every_workspace_route(
     factory: Factory, app: FastAPI
 ) -> None:
-    victim = await make_victim(factory)
     stranger = await factory.user("stranger")
+    await assert_sealed_to(factory, app, factory.client, stranger.headers, stranger)
+
+
+async def test_non_member_signed_in_by_jwt_gets_404_from_every_workspace_route(
+    factory: Factory, app: FastAPI, settings: Settings
+) -> None:
+    """The same walk by a user whom an identity provider's JWT signs in, a principal that
+    reaches the access checks by another path (auth/dependencies.py: ``JwtPrincipal`` on
+    writes, ``authenticate`` inside a read's check)."""
+    stranger = await factory.user("jwt-stranger")
+    identity_provider = {
+        "jwt_issuer": ISSUER,
+        "jwt_audience": AUDIENCE,
+        "jwt_hs256_secret": SecretStr(SECRET),
+    }
+    async with served(create_app(settings.model_copy(update=identity_provider))) as client:
+        headers = bearer(hs256(stranger.username))
+        assert (await client.get("/v1/users/me", headers=headers)).json()["id"] == (
+            stranger.user_id
+        )
+        await assert_sealed_to(factory, app, client, headers, stranger)
+
+
+async def assert_sealed_to(
+    factory: Factory,
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    stranger_headers: dict[str, str],
+    stranger: Actor,
+) -> None:
+    """Every workspace route, called by ``client`` with ``stranger_headers``, answers 404 for a
+    workspace the stranger is not in, as it does for one that does not exist."""
+    victim = await make_victim(factory)
     # The stranger has a workspace of their own, so that membership somewhere is not enough.
     await factory.workspace(stranger, name="Stranger's own")
     builder = RequestBuilder(app.openapi(), victim.ids)
@@ -241,9 +278,9 @@ async def test_non_member_gets_404_from_every_workspace_route(
     unknown_workspace = new_id()
     failures = []
     for op in operations:
-        headers = {**stranger.headers, **builder.headers(op)}
+        headers = {**stranger_headers, **builder.headers(op)}
         url = builder.path(op, victim.workspace["id"], victim.ids)
-        response = await factory.client.request(
+        response = await client.request(
             op.method, url, params=builder.query(op), headers=headers, **builder.body(op)
         )
         if response.status_code != 404 or victim.secret in response.text:
@@ -252,7 +289,7 @@ async def test_non_member_gets_404_from_every_workspace_route(
         body = assert_problem(response, 404)
 
         # Not being a member looks exactly like the workspace not existing.
-        unknown = await factory.client.request(
+        unknown = await client.request(
             op.method,
             builder.path(op, unknown_workspace, victim.ids),
             params=builder.query(op),
