@@ -4,30 +4,30 @@ Every ainotes scenario is reported as a fraction of this app's throughput measur
 run, which cancels out most of the machine and the load generator.
 
 The same app also serves two route-shape floors: ainotes' GET of a note and first page of a
-listing as FastAPI sees them, with their own parameter types, bearer scheme, dependencies and
-response models, but with no work behind them (no database, no access check: the session is a
-constant, the note and the page are built from ready values). What a floor serves is the most
+listing as FastAPI sees them, taken from ainotes' own routes (their signatures, and their
+access check's, with every parameter, the bearer scheme, and the response models), but with no
+work behind them (no database, no access check: the session is a constant, the note and the
+page are built from ready values). What a floor serves is the most
 that any implementation of that route could serve within FastAPI's handling of its shape.
 """
 
-# The floors take their routes' parameters, and leave them unused: that is their point.
-# ruff: noqa: ARG001
-
 import argparse
+import inspect
+import typing
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
 from ainotes.app import served_event_loop
-from ainotes.auth.dependencies import BearerCredentials
 from ainotes.core.concurrency import etag_for
 from ainotes.core.config import Settings
-from ainotes.core.schemas import Page, UtcInstant
-from ainotes.notes.routes import NoteId
-from ainotes.notes.schemas import NoteDetail, NoteSort, NoteSummary, SortOrder
-from ainotes.workspaces.dependencies import WorkspaceId
+from ainotes.core.schemas import Page
+from ainotes.notes.routes import build_router as build_notes_router
+from ainotes.notes.schemas import NoteDetail, NoteSummary
 
 app = FastAPI()
 
@@ -37,7 +37,6 @@ async def ping() -> dict[str, str]:
     return {"ping": "pong"}
 
 
-_SETTINGS = Settings()
 _AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 _USER = "01JBENCH0000000000000USER1"
 _SUMMARY: dict[str, Any] = {
@@ -61,54 +60,71 @@ class _Session:
     """Stands for the read session: opened by nothing, read by nobody."""
 
 
-async def _session(request: Request) -> _Session:
-    return _Session()
+def _stand_in(
+    function: Callable[..., Any], swapped: dict[str, Any], result: Callable[[dict[str, Any]], Any]
+) -> Callable[..., Awaitable[Any]]:
+    """A coroutine function with ``function``'s signature, the annotations of the parameters
+    named in ``swapped`` replaced, that returns ``result`` of the values FastAPI passes it. So
+    FastAPI parses, validates and resolves exactly what it does for ``function``."""
+    signature = inspect.signature(function, eval_str=True)
+    parameters = [
+        parameter.replace(annotation=swapped[parameter.name])
+        if parameter.name in swapped
+        else parameter
+        for parameter in signature.parameters.values()
+    ]
+
+    async def stand_in(**values: Any) -> Any:
+        return result(values)
+
+    stand_in.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    return stand_in
 
 
-async def _access(
-    request: Request,
-    workspace_id: WorkspaceId,
-    credentials: BearerCredentials,
-    session: Annotated[_Session, Depends(_session)],
-) -> str:
-    return workspace_id
+def _dependency_of(function: Callable[..., Any], parameter: str) -> Callable[..., Any]:
+    annotation = inspect.signature(function, eval_str=True).parameters[parameter].annotation
+    depends = next(m for m in typing.get_args(annotation)[1:] if hasattr(m, "dependency"))
+    dependency: Callable[..., Any] = depends.dependency
+    return dependency
 
 
-Access = Annotated[str, Depends(_access)]
-Session = Annotated[_Session, Depends(_session)]
+def _floor(route: APIRoute, result: Callable[[dict[str, Any]], Any]) -> None:
+    """``route`` as the baseline app's own, its session and its access check doing nothing
+    (their own parameters, the bearer scheme's among them, still parsed and validated)."""
+    check = _dependency_of(route.endpoint, "access")
+    opened = _stand_in(_dependency_of(check, "session"), {}, lambda _: _Session())
+    session = Annotated[_Session, Depends(opened)]
+    no_check = _stand_in(check, {"session": session}, lambda values: values["workspace_id"])
+    access = Annotated[str, Depends(no_check)]
+    endpoint = _stand_in(route.endpoint, {"session": session, "access": access}, result)
+    app.add_api_route(
+        route.path,
+        endpoint,
+        methods=sorted(route.methods or ()),
+        response_model=route.response_model,
+    )
 
 
-@app.get("/v1/workspaces/{workspace_id}/notes/{note_id}", response_model=NoteDetail)
-async def get_note(note_id: NoteId, access: Access, session: Session, response: Response) -> Any:
-    """ainotes' GET of a note (notes/routes.py, get_note), without the note."""
-    response.headers["ETag"] = etag_for(3)
-    note = {**_SUMMARY, "id": note_id, "workspace_id": access, "body": _BODY}
-    return NoteDetail.model_validate({**note, "attachments": []})
+def _note(values: dict[str, Any]) -> NoteDetail:
+    values["response"].headers["ETag"] = etag_for(3)
+    note = {**_SUMMARY, "id": values["note_id"], "workspace_id": values["access"]}
+    return NoteDetail.model_validate({**note, "body": _BODY, "attachments": []})
 
 
-# The query parameters of ainotes' listing (notes/routes.py, list_notes), as declared there.
-@app.get("/v1/workspaces/{workspace_id}/notes", response_model=Page[NoteSummary])
-async def list_notes(
-    access: Access,
-    session: Session,
-    tag: Annotated[
-        str | None, Query(max_length=200, description="Only notes with this tag.")
-    ] = None,
-    pinned: bool | None = None,
-    archived: bool | None = None,
-    updated_after: Annotated[
-        UtcInstant | None,
-        Query(description="Only notes changed after this instant (with a UTC offset)."),
-    ] = None,
-    trashed: Annotated[bool, Query(description="List the trash instead of live notes.")] = False,
-    sort: NoteSort = NoteSort.UPDATED_AT,
-    order: SortOrder = SortOrder.DESC,
-    cursor: Annotated[str | None, Query(max_length=1000)] = None,
-    limit: Annotated[int, Query(ge=1, le=_SETTINGS.max_page_size)] = _SETTINGS.default_page_size,
-) -> Any:
-    """ainotes' first page of a listing, without the rows: the same 50 summaries, ready."""
-    items = [{**_SUMMARY, "id": note_id} for note_id in _PAGE_IDS[:limit]]
+def _page(values: dict[str, Any]) -> Page[NoteSummary]:
+    items = [{**_SUMMARY, "id": note_id} for note_id in _PAGE_IDS[: values["limit"]]]
     return Page[NoteSummary].model_validate({"items": items, "next_cursor": _PAGE_IDS[-1]})
+
+
+_NOTES_ROUTES = {
+    route.name: route
+    for route in build_notes_router(Settings()).routes
+    if isinstance(route, APIRoute)
+}
+# ainotes' GET of a note without the note, and its first page of a listing without the rows:
+# the same 50 summaries, ready.
+_floor(_NOTES_ROUTES["get_note"], _note)
+_floor(_NOTES_ROUTES["list_notes"], _page)
 
 
 @app.get("/ready")
