@@ -213,9 +213,12 @@ def main(argv: list[str]) -> int:
     os.environ.update(driver.app_env(manifest))
     app: _App
     if args.app == "ainotes":
-        from ainotes.app import create_app
+        from ainotes.app import create_served_app
 
-        app = create_app()  # type: ignore[assignment]
+        # As the server builds it: with what startup made moved out of the garbage
+        # collector's way (gc.freeze), whose collections would otherwise cost each request
+        # ~0.04 ms more here than they do served.
+        app = create_served_app()  # type: ignore[assignment]
     else:
         from bench import ping_app
 
