@@ -69,12 +69,8 @@ Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 Instant = Annotated[UtcInstant | None, Query(description="An instant with a UTC offset.")]
 
 
-def build_router(settings: Settings) -> APIRouter:
-    router = APIRouter()
-    router.include_router(_audit_router(settings))
-    router.include_router(_agents_router(settings))
-    router.include_router(_proposals_router(settings))
-    return router
+def build_routers(settings: Settings) -> list[APIRouter]:
+    return [_audit_router(settings), _agents_router(settings), _proposals_router(settings)]
 
 
 def _audit_router(settings: Settings) -> APIRouter:
