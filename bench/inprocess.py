@@ -3,10 +3,11 @@
 The served benchmark measures throughput under load, and moves with whatever else the machine
 does. This calls the application directly on a generated set (``python -m bench`` first), one
 request after another, and measures the CPU time of the thread that runs it
-(``time.thread_time``), in blocks, reporting the median: a figure that hardly moves between runs,
-for telling apart two versions of one route. ``--app baseline`` calls the served benchmark's
-baseline app instead (bench/ping_app.py): ``/ping``, and for ``get`` and ``list`` the floors of
-those routes.
+(``time.thread_time``), in blocks, reporting the median. It moves far less than throughput
+does, though still by up to ~10 % between processes on a shared machine: to tell two versions
+of a route apart, run them in alternation, a few times each. ``--app baseline`` calls the
+served benchmark's baseline app instead (bench/ping_app.py): ``/ping``, and for ``get`` and
+``list`` the floors of those routes.
 
 ``--scenario sqlite-read`` times what a GET of a note's SQL costs on its own: the same
 primary-key read through the plain ``sqlite3`` module, ``BEGIN`` to ``ROLLBACK``, no framework.
