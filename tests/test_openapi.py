@@ -38,8 +38,9 @@ class Operation:
 
 
 def api_operations(app: FastAPI) -> Iterator[Operation]:
-    """Every (method, path) the app answers through an APIRoute, with included routers'
-    prefixes applied: ``app.routes`` holds included routers unflattened."""
+    """Every (method, path) the app answers through an APIRoute, with the prefixes of any
+    included router applied (ainotes serves its modules' routes as its own, but the walk does
+    not rely on it)."""
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, APIRoute):

@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -169,20 +170,75 @@ def _serve_routes(app: FastAPI, *routers: APIRouter) -> None:
 
     ``include_router`` keeps each router whole, and this FastAPI matches a request against an
     included router twice, through a layer of route contexts: a tenth of a GET of a note's CPU
-    (0.018 of 0.18 ms in process). The routes an ``APIRouter`` builds are already complete, with
-    the router's prefix, tags, responses and route class, so they are served as ``@app.get``
-    routes are. What only ``include_router`` would apply, a router's own dependencies, body
-    limit or nested routers, no module router has, and one that did would fail here at startup.
-    ``app.dependency_overrides`` does not reach these routes; nothing in ainotes overrides a
-    dependency."""
+    (0.018 of 0.18 ms in process). The routes an ``APIRouter`` builds are already complete,
+    with the router's prefix, tags, dependencies, responses, body limit and route class, so
+    they are served as ``@app.get`` routes are.
+
+    What ``include_router`` alone would still apply is checked here, and startup fails on it:
+    settings of the application's router that an inclusion hands down to the routes, a module
+    router's form limits, lifespan, startup or shutdown handlers, and routes that are not API
+    routes. And ``app.dependency_overrides`` would not reach these routes, so it refuses
+    entries rather than be ignored."""
+    default = APIRouter()
+    refused = [
+        f"the application's {name}"
+        for name in _HANDED_DOWN
+        if _setting(app.router, name) != _setting(default, name)
+    ]
     for router in routers:
-        if (
-            router.dependencies
-            or router.max_body_size is not None
-            or not all(isinstance(route, APIRoute) for route in router.routes)
+        refused += [
+            f"{router.prefix or 'a router'}'s {name}"
+            for name in ("form_limits", "on_startup", "on_shutdown")
+            if getattr(router, name) != getattr(default, name)
+        ]
+        if type(router.lifespan_context) is not type(default.lifespan_context):
+            refused.append(f"{router.prefix or 'a router'}'s lifespan")
+        # Frontend routes (APIRouter.frontend) are kept apart from ``routes``.
+        if getattr(router, "_low_priority_routes", None) or not all(
+            isinstance(route, APIRoute) for route in router.routes
         ):
-            raise RuntimeError(f"the router {router.prefix!r} needs include_router")
+            refused.append(f"{router.prefix or 'a router'}'s routes other than API routes")
+    if refused:
+        raise RuntimeError("include_router is needed for " + ", ".join(refused))
+    for router in routers:
         app.router.routes.extend(router.routes)
+    app.dependency_overrides = NoDependencyOverrides()
+
+
+# What include_router hands down from the including router to the routes it includes.
+_HANDED_DOWN = (
+    "prefix",
+    "tags",
+    "dependencies",
+    "default_response_class",
+    "responses",
+    "callbacks",
+    "deprecated",
+    "include_in_schema",
+    "generate_unique_id_function",
+    "strict_content_type",
+    "max_body_size",
+)
+
+
+def _setting(router: APIRouter, name: str) -> Any:
+    value = getattr(router, name)
+    return value.value if isinstance(value, DefaultPlaceholder) else value
+
+
+class NoDependencyOverrides(dict[Callable[..., Any], Callable[..., Any]]):
+    """``app.dependency_overrides``, always empty: FastAPI would not apply an override to the
+    routes ``_serve_routes`` serves, and a test that set one would pass against the real
+    dependency without knowing it. (ainotes' tests go through the real authentication and
+    session anyway.)"""
+
+    def _refuse(self, *_: object, **__: object) -> NoReturn:
+        raise TypeError(
+            "ainotes serves its routes as the application's own (ainotes.app._serve_routes), "
+            "which dependency overrides do not reach"
+        )
+
+    __setitem__ = update = setdefault = __ior__ = _refuse
 
 
 def served_event_loop(settings: Settings) -> Literal["asyncio", "auto"]:
