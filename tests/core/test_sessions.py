@@ -258,18 +258,21 @@ class TestReadLeases:
         connections = database.read_connections
         assert connections is not None
         held = []
-        with contextlib.suppress(LeasesExhausted):
-            for _ in range(1000):
-                held.append(connections.acquire())
-        assert connections.lent == len(held) < 1000
-        async with database.read_session() as session:
-            found = await NOTE_COLUMNS.first(session, key)
-            assert found is not None
-            assert found["id"] == note["id"]
-            assert session.in_transaction()  # on the session's connection, from the pool
-        assert connections.lent == len(held)
-        for connection in held:
-            connections.release(connection)
+        try:
+            with contextlib.suppress(LeasesExhausted):
+                for _ in range(1000):
+                    held.append(connections.acquire())
+            assert connections.lent == len(held) < 1000
+            async with database.read_session() as session:
+                found = await NOTE_COLUMNS.first(session, key)
+                assert found is not None
+                assert found["id"] == note["id"]
+                assert session.in_transaction()  # on the session's connection, from the pool
+            assert connections.lent == len(held)
+        finally:
+            # The database is the session's: later tests must find every lease back.
+            for connection in held:
+                connections.release(connection)
         assert connections.lent == 0
 
     @pytest.mark.parametrize("settings", ["postgres"], indirect=True)
