@@ -206,6 +206,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     manifest = generate.load_manifest(args.backend)
+    if args.app == "baseline" and args.scenario not in ("get", "list", "ping"):
+        parser.error("the baseline app serves get, list (the route floors) and ping")
     if args.scenario == "sqlite-read":
         if args.backend != "sqlite":
             parser.error("--scenario sqlite-read reads the SQLite set")

@@ -7,8 +7,8 @@ The same app also serves two route-shape floors: ainotes' GET of a note and firs
 listing as FastAPI sees them, taken from ainotes' own routes (their signatures, and their
 access check's, with every parameter, the bearer scheme, and the response models), but with no
 work behind them (no database, no access check: the session is a constant, the note and the
-page are built from ready values). What a floor serves is the most
-that any implementation of that route could serve within FastAPI's handling of its shape.
+page are built from ready values). What a floor serves is the most that any implementation of
+that route could serve within FastAPI with the route's shape (its parameters and dependencies).
 """
 
 import argparse
@@ -116,9 +116,11 @@ def _page(values: dict[str, Any]) -> Page[NoteSummary]:
     return Page[NoteSummary].model_validate({"items": items, "next_cursor": _PAGE_IDS[-1]})
 
 
+# The environment's settings (page sizes), as the served app reads them.
+SETTINGS = Settings()
 _NOTES_ROUTES = {
     route.name: route
-    for route in build_notes_router(Settings()).routes
+    for route in build_notes_router(SETTINGS).routes
     if isinstance(route, APIRoute)
 }
 # ainotes' GET of a note without the note, and its first page of a listing without the rows:

@@ -65,7 +65,14 @@ async def floor() -> Any:
 
 @pytest.mark.parametrize("path", [NOTES, NOTES + "/{note_id}"])
 def test_a_floor_reads_the_parameters_of_its_route_and_answers_its_model(path: str) -> None:
-    ainotes = _route(create_app(settings_for("sqlite:///unused.db", ".")), path)
+    # The floors are built with the environment's page sizes, as the served app is.
+    settings = settings_for("sqlite:///unused.db", ".").model_copy(
+        update={
+            "max_page_size": ping_app.SETTINGS.max_page_size,
+            "default_page_size": ping_app.SETTINGS.default_page_size,
+        }
+    )
+    ainotes = _route(create_app(settings), path)
     floor = _route(ping_app.app, path)
     assert _parameters(floor) == _parameters(ainotes)
     # The same dependencies for FastAPI to solve, in the same tree.
