@@ -186,18 +186,19 @@ def _serve_routes(app: FastAPI, *routers: APIRouter) -> None:
         if _setting(app.router, name) != _setting(default, name)
     ]
     for router in routers:
+        owner = router.prefix or "a router"
         refused += [
-            f"{router.prefix or 'a router'}'s {name}"
+            f"{owner}'s {name}"
             for name in ("form_limits", "on_startup", "on_shutdown")
             if getattr(router, name) != getattr(default, name)
         ]
         if type(router.lifespan_context) is not type(default.lifespan_context):
-            refused.append(f"{router.prefix or 'a router'}'s lifespan")
+            refused.append(f"{owner}'s lifespan")
         # Frontend routes (APIRouter.frontend) are kept apart from ``routes``.
         if getattr(router, "_low_priority_routes", None) or not all(
             isinstance(route, APIRoute) for route in router.routes
         ):
-            refused.append(f"{router.prefix or 'a router'}'s routes other than API routes")
+            refused.append(f"{owner}'s routes other than API routes")
     if refused:
         raise RuntimeError("include_router is needed for " + ", ".join(refused))
     for router in routers:
