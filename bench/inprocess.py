@@ -31,6 +31,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from asgi_lifespan import LifespanManager
+
 from bench import driver, generate
 
 SCENARIOS = ("get", "list", "create", "patch", "health", "ping", "sqlite-read")
@@ -46,7 +48,7 @@ class Requests:
     def __init__(self, manifest: generate.Manifest, scenario: str) -> None:
         create, patch = driver.write_payloads()
         self.templates = {"create": create.read_text(), "patch": patch.read_text()}
-        self.ids = [line for line in Path(manifest.note_ids_file).read_text().split() if line]
+        self.ids = note_ids(manifest)
         self.notes = f"/v1/workspaces/{manifest.big_workspace_id}/notes"
         self.scenario = scenario
         self.counter = random.randint(1, 10**9)
@@ -69,7 +71,13 @@ class Requests:
                 return "GET", "/ping", b""
 
 
+def note_ids(manifest: generate.Manifest) -> list[str]:
+    return [line for line in Path(manifest.note_ids_file).read_text().split() if line]
+
+
 async def call(app: _App, token: str, method: str, target: str, body: bytes) -> int:
+    # The ASGI messages by hand rather than through an HTTP client's ASGI transport, whose own
+    # work per request would be counted with the application's.
     path, _, query = target.partition("?")
     scope = {
         "type": "http",
@@ -112,25 +120,13 @@ async def call(app: _App, token: str, method: str, target: str, body: bytes) -> 
 
 async def run(app: _App, args: argparse.Namespace, manifest: generate.Manifest) -> None:
     requests = Requests(manifest, args.scenario)
-    started = asyncio.Event()
-    stopped = asyncio.Event()
-    lifespan_messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    lifespan_messages.put_nowait({"type": "lifespan.startup"})
+    async with LifespanManager(app):  # type: ignore[arg-type]
+        await measure(app, args, manifest, requests)
 
-    async def lifespan_send(message: dict[str, Any]) -> None:
-        if message["type"].startswith("lifespan.startup"):
-            started.set()
-        if message["type"].startswith("lifespan.shutdown"):
-            stopped.set()
 
-    lifespan = asyncio.create_task(
-        app(
-            {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
-            lifespan_messages.get,
-            lifespan_send,
-        )
-    )
-    await started.wait()
+async def measure(
+    app: _App, args: argparse.Namespace, manifest: generate.Manifest, requests: Requests
+) -> None:
     for _ in range(50):  # warm caches, compile statements
         status = await call(app, manifest.token, *requests.next())
         if status >= 300:
@@ -155,13 +151,10 @@ async def run(app: _App, args: argparse.Namespace, manifest: generate.Manifest) 
             + ", ".join(f"{b:.3f}" for b in blocks)
             + ")"
         )
-    lifespan_messages.put_nowait({"type": "lifespan.shutdown"})
-    await stopped.wait()
-    await lifespan
 
 
 def sqlite_read(args: argparse.Namespace, manifest: generate.Manifest) -> None:
-    requests = Requests(manifest, "get")
+    ids = note_ids(manifest)
     workspace_id = manifest.big_workspace_id
     database = manifest.database_url.split("///", 1)[1]
     read = "SELECT * FROM notes WHERE workspace_id = ? AND id = ? AND trashed_at IS NULL"
@@ -172,7 +165,7 @@ def sqlite_read(args: argparse.Namespace, manifest: generate.Manifest) -> None:
             before = time.thread_time()
             for _ in range(args.requests):
                 connection.execute("BEGIN")
-                connection.execute(read, (workspace_id, random.choice(requests.ids))).fetchall()
+                connection.execute(read, (workspace_id, random.choice(ids))).fetchall()
                 connection.execute("ROLLBACK")
             blocks.append((time.thread_time() - before) / args.requests * 1000)
     print(
